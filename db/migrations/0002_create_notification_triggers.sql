@@ -1,0 +1,453 @@
+-- Installs the trigger functions (frozen copies of db/triggers/*.sql as of
+-- this migration) and attaches them. A later change to a function ships as a
+-- new migration; tests/migration checks that these copies match db/triggers.
+-- depends: 0001_create_notification_tables
+
+-- The rules that decide whether, and what, a host write notifies.
+-- Each rule lives here once; the host-table triggers only call these.
+-- None of these functions may raise on bad host data: a failure here would
+-- abort the host's own write.
+
+-- The rules that decide whether, and what, a host write notifies.
+-- Each rule lives here once; the host-table triggers only call these.
+-- None of these functions may raise on bad host data: a failure here would
+-- abort the host's own write.
+
+-- notification_announce(user_id)
+-- Wakes every service process with the recipient's id on channel
+-- `notifications_v1`. The payload is only the id, so it is tiny whatever the
+-- data, and PostgreSQL folds identical payloads: one NOTIFY per recipient per
+-- transaction. Delivered at commit only; a rollback announces nothing.
+CREATE OR REPLACE FUNCTION notification_announce(p_user_id integer)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF (SELECT announce FROM notification_settings) THEN
+        PERFORM pg_notify('notifications_v1', p_user_id::text);
+    END IF;
+END;
+$$;
+
+-- notification_comment_preview(body)
+-- First 100 characters of a comment, plus '...' when it is longer.
+CREATE OR REPLACE FUNCTION notification_comment_preview(p_body text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+BEGIN
+    IF char_length(p_body) > 100 THEN
+        RETURN left(p_body, 100) || '...';
+    END IF;
+    RETURN p_body;
+END;
+$$;
+
+-- notification_is_wanted(owner, actor, notification_type, content_type)
+-- False when nothing may be written: the kill switch is off, the actor is
+-- the owner, the owner turned this kind off, or either user blocks the other.
+CREATE OR REPLACE FUNCTION notification_is_wanted(
+    p_owner_id integer,
+    p_actor_id integer,
+    p_notification_type text,
+    p_content_type text
+)
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    prefs notification_preferences;
+    wanted boolean;
+BEGIN
+    IF NOT (SELECT enabled FROM notification_settings) THEN
+        RETURN false;
+    END IF;
+    IF p_actor_id IS NOT NULL AND p_actor_id = p_owner_id THEN
+        RETURN false;
+    END IF;
+    SELECT * INTO prefs FROM notification_preferences WHERE user_id = p_owner_id;
+    IF FOUND THEN
+        -- (PL/pgSQL ends an IF condition at the first THEN, so no CASE here.)
+        wanted := CASE
+            WHEN p_notification_type = 'reaction' AND p_content_type = 'post' THEN prefs.reactions_on_posts
+            WHEN p_notification_type = 'comment' AND p_content_type = 'post' THEN prefs.comments_on_posts
+            WHEN p_notification_type = 'reaction' THEN prefs.reactions_on_blog_posts
+            ELSE prefs.comments_on_blog_posts
+        END;
+        IF NOT wanted THEN
+            RETURN false;
+        END IF;
+    END IF;
+    IF p_actor_id IS NOT NULL AND EXISTS (
+        SELECT 1 FROM user_blocks
+        WHERE (blocker_id = p_owner_id AND blocked_id = p_actor_id)
+           OR (blocker_id = p_actor_id AND blocked_id = p_owner_id)
+    ) THEN
+        RETURN false;
+    END IF;
+    RETURN true;
+END;
+$$;
+
+-- notification_create(...)
+-- Writes one notification for the owner of a post or blog post, if wanted.
+-- Copies the actor's handle ('Anonymous' with the IP when there is no user),
+-- the content's title and URL, so the list needs no join with host tables.
+CREATE OR REPLACE FUNCTION notification_create(
+    p_notification_type text,
+    p_post_id integer,
+    p_blog_post_id integer,
+    p_actor_id integer,
+    p_actor_ip text,
+    p_reaction_id integer,
+    p_emoji text,
+    p_comment_id uuid,
+    p_comment_body text
+)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_owner_id integer;
+    v_title text;
+    v_url text;
+    v_handle text := 'Anonymous';
+    v_avatar text;
+BEGIN
+    IF p_post_id IS NOT NULL THEN
+        SELECT owner_id, title, coalesce(art_url, '/posts/' || coalesce(public_sqid, id::text))
+          INTO v_owner_id, v_title, v_url
+          FROM posts WHERE id = p_post_id;
+    ELSE
+        SELECT owner_id, title, '/blog/' || coalesce(public_sqid, id::text)
+          INTO v_owner_id, v_title, v_url
+          FROM blog_posts WHERE id = p_blog_post_id;
+    END IF;
+    IF v_owner_id IS NULL OR NOT notification_is_wanted(
+            v_owner_id, p_actor_id, p_notification_type,
+            CASE WHEN p_post_id IS NOT NULL THEN 'post' ELSE 'blog_post' END) THEN
+        RETURN;
+    END IF;
+    IF p_actor_id IS NOT NULL THEN
+        SELECT handle, avatar_url INTO v_handle, v_avatar FROM users WHERE id = p_actor_id;
+        p_actor_ip := NULL;  -- a signed-in actor's IP is not ours to keep
+    END IF;
+    INSERT INTO notifications (
+        user_id, notification_type, post_id, blog_post_id, actor_id, actor_ip,
+        actor_handle, actor_avatar_url, reaction_id, emoji, comment_id,
+        comment_preview, content_title, content_url)
+    VALUES (
+        v_owner_id, p_notification_type, p_post_id, p_blog_post_id, p_actor_id, p_actor_ip,
+        coalesce(v_handle, 'Anonymous'), v_avatar, p_reaction_id, p_emoji, p_comment_id,
+        notification_comment_preview(p_comment_body), v_title, v_url);
+END;
+$$;
+
+-- notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod)
+-- A comment notifies only while nobody has deleted or hidden it.
+CREATE OR REPLACE FUNCTION notification_comment_is_visible(
+    p_hidden_by_mod boolean, p_deleted_by_owner boolean, p_deleted_by_mod boolean
+)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+AS $$
+BEGIN
+    RETURN NOT (p_hidden_by_mod OR p_deleted_by_owner OR p_deleted_by_mod);
+END;
+$$;
+
+-- notification_record_event(user_id, kind, notification_ids, unread_delta)
+-- The one place that moves a user's counter: adds unread_delta to the unread
+-- count, takes the next stream position, appends the change to
+-- notification_events and announces it. Returns the position, or NULL when
+-- the user no longer exists (a cascade from a purged account).
+-- Callers must take users in ascending id order to rule out deadlocks.
+CREATE OR REPLACE FUNCTION notification_record_event(
+    p_user_id integer,
+    p_kind text,
+    p_notification_ids uuid[],
+    p_unread_delta bigint
+)
+RETURNS bigint
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    counter notification_counters;
+BEGIN
+    UPDATE notification_counters
+       SET unread_count = unread_count + p_unread_delta,
+           last_seq = last_seq + 1
+     WHERE user_id = p_user_id
+    RETURNING * INTO counter;
+    IF NOT FOUND THEN
+        IF p_kind <> 'created' THEN
+            RETURN NULL;
+        END IF;
+        -- First notification ever for this user: create the counter row.
+        INSERT INTO notification_counters AS c (user_id, unread_count, last_seq)
+        VALUES (p_user_id, p_unread_delta, 1)
+        ON CONFLICT (user_id) DO UPDATE
+           SET unread_count = c.unread_count + excluded.unread_count,
+               last_seq = c.last_seq + 1
+        RETURNING * INTO counter;
+    END IF;
+    INSERT INTO notification_events (user_id, seq, kind, notification_ids, unread_count)
+    VALUES (p_user_id, counter.last_seq, p_kind, p_notification_ids, counter.unread_count);
+    PERFORM notification_announce(p_user_id);
+    RETURN counter.last_seq;
+END;
+$$;
+
+-- notifications_assign_seq()
+-- BEFORE INSERT ON notifications, FOR EACH ROW.
+-- Counts the new row into its recipient's unread badge, gives it the next
+-- position of the user's stream and records the 'created' event. Every
+-- insert, by a host trigger or by hand, goes through here, so the counter
+-- cannot drift.
+CREATE OR REPLACE FUNCTION notifications_assign_seq()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF NEW.is_read AND NEW.read_at IS NULL THEN
+        NEW.read_at := now();
+    END IF;
+    NEW.seq := notification_record_event(
+        NEW.user_id, 'created', ARRAY[NEW.id], CASE WHEN NEW.is_read THEN 0 ELSE 1 END);
+    RETURN NEW;
+END;
+$$;
+
+-- notifications_after_update()
+-- AFTER UPDATE ON notifications, FOR EACH STATEMENT, with transition tables.
+-- Per recipient (in user id order), moves the unread counter by the rows
+-- that changed read state and records one 'read', 'unread' or 'updated'
+-- event for the whole statement: marking 5,000 rows read is one event.
+-- Refuses to move a notification to another user or stream position.
+CREATE OR REPLACE FUNCTION notifications_after_update()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF EXISTS (
+        SELECT 1 FROM old_rows o JOIN new_rows n USING (id)
+         WHERE o.user_id <> n.user_id OR o.seq <> n.seq
+    ) THEN
+        RAISE EXCEPTION 'notifications.user_id and notifications.seq cannot change';
+    END IF;
+
+    FOR r IN
+        SELECT n.user_id,
+               array_agg(n.id) FILTER (WHERE n.is_read AND NOT o.is_read) AS read_ids,
+               array_agg(n.id) FILTER (WHERE o.is_read AND NOT n.is_read) AS unread_ids,
+               array_agg(n.id) FILTER (WHERE
+                   (o.emoji, o.comment_preview, o.content_title, o.content_url,
+                    o.actor_handle, o.actor_avatar_url)
+                   IS DISTINCT FROM
+                   (n.emoji, n.comment_preview, n.content_title, n.content_url,
+                    n.actor_handle, n.actor_avatar_url)) AS updated_ids
+          FROM old_rows o JOIN new_rows n USING (id)
+         GROUP BY n.user_id
+         ORDER BY n.user_id
+    LOOP
+        IF r.read_ids IS NOT NULL THEN
+            PERFORM notification_record_event(r.user_id, 'read', r.read_ids, -cardinality(r.read_ids));
+        END IF;
+        IF r.unread_ids IS NOT NULL THEN
+            PERFORM notification_record_event(r.user_id, 'unread', r.unread_ids, cardinality(r.unread_ids));
+        END IF;
+        IF r.updated_ids IS NOT NULL THEN
+            PERFORM notification_record_event(r.user_id, 'updated', r.updated_ids, 0);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+-- notifications_after_delete()
+-- AFTER DELETE ON notifications, FOR EACH STATEMENT, with transition tables.
+-- Whatever removed the rows (un-react, comment moderation, the API, a
+-- cascade from a purged post or user, retention), takes the unread ones off
+-- the recipient's badge and records one 'deleted' event per recipient.
+CREATE OR REPLACE FUNCTION notifications_after_delete()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT user_id,
+               array_agg(id) AS ids,
+               count(*) FILTER (WHERE NOT is_read) AS unread
+          FROM old_rows
+         GROUP BY user_id
+         ORDER BY user_id
+    LOOP
+        PERFORM notification_record_event(r.user_id, 'deleted', r.ids, -r.unread);
+    END LOOP;
+    RETURN NULL;
+END;
+$$;
+
+-- reactions_notify()
+-- AFTER INSERT, UPDATE OF emoji, DELETE ON reactions, FOR EACH ROW.
+-- INSERT notifies the post's owner; DELETE (un-react) retracts that
+-- notification; a changed emoji follows into the notification.
+-- Must never make the host's write fail on account of notifications.
+CREATE OR REPLACE FUNCTION reactions_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM notification_create('reaction', NEW.post_id, NULL, NEW.user_id, NEW.user_ip,
+                                    NEW.id, NEW.emoji, NULL, NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM notifications
+         WHERE reaction_id = OLD.id AND post_id IS NOT NULL AND notification_type = 'reaction';
+    ELSIF NEW.emoji IS DISTINCT FROM OLD.emoji THEN
+        UPDATE notifications SET emoji = NEW.emoji
+         WHERE reaction_id = NEW.id AND post_id IS NOT NULL AND notification_type = 'reaction';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- blog_post_reactions_notify()
+-- AFTER INSERT, UPDATE OF emoji, DELETE ON blog_post_reactions, FOR EACH ROW.
+-- INSERT notifies the blog post's owner; DELETE (un-react) retracts that
+-- notification; a changed emoji follows into the notification.
+-- Must never make the host's write fail on account of notifications.
+CREATE OR REPLACE FUNCTION blog_post_reactions_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM notification_create('reaction', NULL, NEW.blog_post_id, NEW.user_id, NEW.user_ip,
+                                    NEW.id, NEW.emoji, NULL, NULL);
+    ELSIF TG_OP = 'DELETE' THEN
+        DELETE FROM notifications
+         WHERE reaction_id = OLD.id AND blog_post_id IS NOT NULL AND notification_type = 'reaction';
+    ELSIF NEW.emoji IS DISTINCT FROM OLD.emoji THEN
+        UPDATE notifications SET emoji = NEW.emoji
+         WHERE reaction_id = NEW.id AND blog_post_id IS NOT NULL AND notification_type = 'reaction';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- comments_notify()
+-- AFTER INSERT, UPDATE, DELETE ON comments, FOR EACH ROW.
+-- A visible comment notifies the post's owner with a preview of its body.
+-- Soft delete or moderator hide RETRACTS the notification (the deleted text
+-- must never survive in it); undelete writes it again, as a new unread
+-- notification, if the rules still allow it. An edit updates the preview.
+-- A hard DELETE of the comment retracts it too.
+-- Must never make the host's write fail on account of notifications.
+CREATE OR REPLACE FUNCTION comments_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    was_visible boolean;
+    is_visible boolean;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM notifications WHERE comment_id = OLD.id AND post_id IS NOT NULL;
+        RETURN NULL;
+    END IF;
+
+    is_visible := notification_comment_is_visible(NEW.hidden_by_mod, NEW.deleted_by_owner, NEW.deleted_by_mod);
+    IF TG_OP = 'INSERT' THEN
+        was_visible := false;
+    ELSE
+        was_visible := notification_comment_is_visible(OLD.hidden_by_mod, OLD.deleted_by_owner, OLD.deleted_by_mod);
+    END IF;
+
+    IF is_visible AND NOT was_visible THEN
+        PERFORM notification_create('comment', NEW.post_id, NULL, NEW.author_id, NEW.author_ip,
+                                    NULL, NULL, NEW.id, NEW.body);
+    ELSIF was_visible AND NOT is_visible THEN
+        DELETE FROM notifications WHERE comment_id = OLD.id AND post_id IS NOT NULL;
+    ELSIF is_visible AND NEW.body IS DISTINCT FROM OLD.body THEN
+        UPDATE notifications SET comment_preview = notification_comment_preview(NEW.body)
+         WHERE comment_id = NEW.id AND post_id IS NOT NULL;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- blog_post_comments_notify()
+-- AFTER INSERT, UPDATE, DELETE ON blog_post_comments, FOR EACH ROW.
+-- A visible comment notifies the blog post's owner with a preview of its body.
+-- Soft delete or moderator hide RETRACTS the notification (the deleted text
+-- must never survive in it); undelete writes it again, as a new unread
+-- notification, if the rules still allow it. An edit updates the preview.
+-- A hard DELETE of the comment retracts it too.
+-- Must never make the host's write fail on account of notifications.
+CREATE OR REPLACE FUNCTION blog_post_comments_notify()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    was_visible boolean;
+    is_visible boolean;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM notifications WHERE comment_id = OLD.id AND blog_post_id IS NOT NULL;
+        RETURN NULL;
+    END IF;
+
+    is_visible := notification_comment_is_visible(NEW.hidden_by_mod, NEW.deleted_by_owner, NEW.deleted_by_mod);
+    IF TG_OP = 'INSERT' THEN
+        was_visible := false;
+    ELSE
+        was_visible := notification_comment_is_visible(OLD.hidden_by_mod, OLD.deleted_by_owner, OLD.deleted_by_mod);
+    END IF;
+
+    IF is_visible AND NOT was_visible THEN
+        PERFORM notification_create('comment', NULL, NEW.blog_post_id, NEW.author_id, NEW.author_ip,
+                                    NULL, NULL, NEW.id, NEW.body);
+    ELSIF was_visible AND NOT is_visible THEN
+        DELETE FROM notifications WHERE comment_id = OLD.id AND blog_post_id IS NOT NULL;
+    ELSIF is_visible AND NEW.body IS DISTINCT FROM OLD.body THEN
+        UPDATE notifications SET comment_preview = notification_comment_preview(NEW.body)
+         WHERE comment_id = NEW.id AND blog_post_id IS NOT NULL;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+-- Triggers on our own table. Name prefixes fix the firing order.
+CREATE TRIGGER _100_assign_seq
+    BEFORE INSERT ON notifications
+    FOR EACH ROW EXECUTE FUNCTION notifications_assign_seq();
+CREATE TRIGGER _900_after_update
+    AFTER UPDATE ON notifications
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_after_update();
+CREATE TRIGGER _900_after_delete
+    AFTER DELETE ON notifications
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_after_delete();
+
+-- Triggers on the host's tables: the host's code does not change.
+CREATE TRIGGER notifications_on_reaction
+    AFTER INSERT OR UPDATE OF emoji OR DELETE ON reactions
+    FOR EACH ROW EXECUTE FUNCTION reactions_notify();
+CREATE TRIGGER notifications_on_reaction
+    AFTER INSERT OR UPDATE OF emoji OR DELETE ON blog_post_reactions
+    FOR EACH ROW EXECUTE FUNCTION blog_post_reactions_notify();
+CREATE TRIGGER notifications_on_comment
+    AFTER INSERT OR UPDATE OR DELETE ON comments
+    FOR EACH ROW EXECUTE FUNCTION comments_notify();
+CREATE TRIGGER notifications_on_comment
+    AFTER INSERT OR UPDATE OR DELETE ON blog_post_comments
+    FOR EACH ROW EXECUTE FUNCTION blog_post_comments_notify();

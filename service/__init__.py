@@ -1,0 +1,1 @@
+"""Postgres-native social notifications: triggers write, the service pushes."""
