@@ -1,0 +1,70 @@
+"""Settings: one typed object, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+
+def _default_pgdata() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "notifications" / "pgdata")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every knob of the service. See README.md § Configuration."""
+
+    database_url: str | None = None
+    jwt_secret: str | None = None
+    jwt_user_claim: str = "user_id"  # or "sub": the user's public_sqid
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pgdata: str = msgspec.field(default_factory=_default_pgdata)
+    pg_port: int = 54329
+    retention_days: int = 90
+    event_retention_days: int = 7
+    cleanup_batch_size: int = 5000
+    allowed_origins: tuple[str, ...] = ()
+    ws_idle_timeout: float = 75.0
+    ws_queue_size: int = 256
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        raw: dict[str, object] = {
+            "database_url": get("DATABASE_URL"),
+            "jwt_secret": get("NOTIFICATIONS_JWT_SECRET"),
+            "jwt_user_claim": get("NOTIFICATIONS_JWT_USER_CLAIM"),
+            "host": get("NOTIFICATIONS_HOST"),
+            "port": get("NOTIFICATIONS_PORT"),
+            "pgdata": get("NOTIFICATIONS_PGDATA"),
+            "pg_port": get("NOTIFICATIONS_PG_PORT"),
+            "retention_days": get("NOTIFICATIONS_RETENTION_DAYS"),
+            "event_retention_days": get("NOTIFICATIONS_EVENT_RETENTION_DAYS"),
+            "cleanup_batch_size": get("NOTIFICATIONS_CLEANUP_BATCH_SIZE"),
+            "allowed_origins": tuple(
+                o.strip() for o in (get("NOTIFICATIONS_ALLOWED_ORIGINS") or "").split(",")
+                if o.strip()
+            ) or None,
+            "ws_idle_timeout": get("NOTIFICATIONS_WS_IDLE_TIMEOUT"),
+            "ws_queue_size": get("NOTIFICATIONS_WS_QUEUE_SIZE"),
+            "pool_min_size": get("NOTIFICATIONS_POOL_MIN_SIZE"),
+            "pool_max_size": get("NOTIFICATIONS_POOL_MAX_SIZE"),
+            "log_level": get("NOTIFICATIONS_LOG_LEVEL"),
+        }
+        given = {k: v for k, v in raw.items() if v is not None}
+        # strict=False lets "8000" decode as 8000: the environment is all strings.
+        settings = msgspec.convert(given, cls, strict=False)
+        if settings.jwt_user_claim not in ("user_id", "sub"):
+            raise ValueError("NOTIFICATIONS_JWT_USER_CLAIM must be 'user_id' or 'sub'")
+        return settings

@@ -1,0 +1,102 @@
+"""Shared fixtures: one real PostgreSQL per test session, one database per test.
+
+The server is the embedded one (a temp data dir, a free port) unless
+DATABASE_URL names a server to use instead. Each test gets its own database
+cloned from a migrated template, so tests can COMMIT and LISTEN for real
+and never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from service import migrations
+from service.embedded_db import EmbeddedPostgres, free_port
+
+
+@dataclass
+class PgServer:
+    """The session's PostgreSQL server and how to reach its databases."""
+
+    admin_url: str
+    embedded: EmbeddedPostgres | None
+
+    def url_for(self, dbname: str) -> str:
+        params = conninfo_to_dict(self.admin_url)
+        params["dbname"] = dbname
+        return make_conninfo(**params)
+
+    def create_database(self, template: str | None = None) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            clause = f" TEMPLATE {template}" if template else ""
+            conn.execute(f"CREATE DATABASE {name}{clause}")  # names are ours, not input
+        return name
+
+    def drop_database(self, name: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The PostgreSQL server for the whole session."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield PgServer(admin_url=external, embedded=None)
+        return
+    with tempfile.TemporaryDirectory(prefix="notifications-test-pg-") as tmp:
+        server = EmbeddedPostgres(
+            Path(tmp) / "data",
+            free_port(),
+            # Durability buys nothing in tests; speed does.
+            settings={"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"},
+        )
+        server.start()
+        try:
+            yield PgServer(admin_url=server.url, embedded=server)
+        finally:
+            server.stop("immediate")
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_server: PgServer) -> Iterator[str]:
+    """A database with the host tables and every migration applied."""
+    name = pg_server.create_database()
+    url = pg_server.url_for(name)
+    migrations.create_host_tables(url)
+    migrations.apply(url)
+    yield name
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def database_url(pg_server: PgServer, template_database: str) -> Iterator[str]:
+    """A fresh migrated database for this test only; dropped afterwards."""
+    name = pg_server.create_database(template=template_database)
+    yield pg_server.url_for(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def bare_database_url(pg_server: PgServer) -> Iterator[str]:
+    """An empty database (no host tables, no migrations) for this test only."""
+    name = pg_server.create_database()
+    yield pg_server.url_for(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the test's database: every statement commits."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        yield connection

@@ -1,0 +1,91 @@
+"""Writes to the host's tables in plain SQL, the way the host application does."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+
+
+def add_user(conn: psycopg.Connection[Any], handle: str, sqid: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO users (handle, public_sqid) VALUES (%s, %s) RETURNING id", (handle, sqid)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def add_post(conn: psycopg.Connection[Any], owner_id: int, title: str = "Artwork",
+             art_url: str | None = "https://art.example/a.png") -> int:
+    row = conn.execute(
+        "INSERT INTO posts (owner_id, title, art_url) VALUES (%s, %s, %s) RETURNING id",
+        (owner_id, title, art_url),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def add_blog_post(conn: psycopg.Connection[Any], owner_id: int, title: str = "Blog",
+                  sqid: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO blog_posts (owner_id, title, body, public_sqid)"
+        " VALUES (%s, %s, 'body', %s) RETURNING id",
+        (owner_id, title, sqid),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def react(conn: psycopg.Connection[Any], post_id: int, user_id: int | None,
+          emoji: str = "🔥", ip: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO reactions (post_id, user_id, user_ip, emoji) VALUES (%s, %s, %s, %s)"
+        " RETURNING id",
+        (post_id, user_id, ip, emoji),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def react_blog(conn: psycopg.Connection[Any], blog_post_id: int, user_id: int | None,
+               emoji: str = "👍", ip: str | None = None) -> int:
+    row = conn.execute(
+        "INSERT INTO blog_post_reactions (blog_post_id, user_id, user_ip, emoji)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (blog_post_id, user_id, ip, emoji),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def comment(conn: psycopg.Connection[Any], post_id: int, author_id: int | None, body: str,
+            ip: str | None = None) -> uuid.UUID:
+    comment_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO comments (id, post_id, author_id, author_ip, body) VALUES (%s, %s, %s, %s, %s)",
+        (comment_id, post_id, author_id, ip, body),
+    )
+    return comment_id
+
+
+def comment_blog(conn: psycopg.Connection[Any], blog_post_id: int, author_id: int | None,
+                 body: str, ip: str | None = None) -> uuid.UUID:
+    comment_id = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO blog_post_comments (id, blog_post_id, author_id, author_ip, body)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (comment_id, blog_post_id, author_id, ip, body),
+    )
+    return comment_id
+
+
+def unread_state(conn: psycopg.Connection[Any], user_id: int) -> tuple[int, int]:
+    """(counter value, actual number of unread rows) for one user."""
+    row = conn.execute(
+        "SELECT coalesce((SELECT unread_count FROM notification_counters WHERE user_id = %(u)s), 0),"
+        " (SELECT count(*) FROM notifications WHERE user_id = %(u)s AND NOT is_read)",
+        {"u": user_id},
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
