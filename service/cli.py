@@ -1,0 +1,100 @@
+"""The `notifications` command: serve, migrate, cleanup, check."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from service import migrations
+from service.database import resolve_database_url
+from service.settings import Settings
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    url = resolve_database_url(settings)
+    if args.action == "apply":
+        if args.with_host_tables:
+            migrations.create_host_tables(url)
+        applied = migrations.apply(url)
+        print("applied: " + (", ".join(applied) if applied else "nothing pending"))
+    elif args.action == "rollback":
+        rolled = migrations.rollback(url, everything=args.all)
+        print("rolled back: " + (", ".join(rolled) if rolled else "nothing applied"))
+    else:
+        for state in migrations.status(url):
+            print(f"{'applied' if state.applied else 'pending'}  {state.id}")
+    return 0
+
+
+def _cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
+    from service.retention import run_cleanup
+
+    url = resolve_database_url(settings)
+    days = args.days if args.days is not None else settings.retention_days
+    result = run_cleanup(url, retention_days=days,
+                         event_retention_days=settings.event_retention_days,
+                         batch_size=settings.cleanup_batch_size)
+    print(f"deleted {result.notifications} notifications older than {days} days "
+          f"and {result.events} replay events, in {result.batches} batches")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from service.consistency import find_drift
+
+    url = resolve_database_url(settings)
+    drift = find_drift(url)
+    for problem in drift:
+        print(problem)
+    print("no drift: every counter and sequence matches the rows" if not drift
+          else f"{len(drift)} problem(s) found")
+    return 1 if drift else 0
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from service.server import serve
+
+    serve(settings, workers=args.workers, demo=args.demo)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notifications", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP/WebSocket service")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--demo", action="store_true",
+                       help="create demo host tables, users and pages; print tokens")
+    serve.set_defaults(func=_cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="manage database objects (yoyo)")
+    migrate.add_argument("action", choices=["apply", "rollback", "status"])
+    migrate.add_argument("--all", action="store_true", help="rollback: every migration")
+    migrate.add_argument("--with-host-tables", action="store_true",
+                         help="apply: first create the demo host tables (never in production)")
+    migrate.set_defaults(func=_cmd_migrate)
+
+    cleanup = sub.add_parser("cleanup", help="run the retention job once")
+    cleanup.add_argument("--days", type=int, default=None,
+                         help="delete notifications older than this (default: settings)")
+    cleanup.set_defaults(func=_cmd_cleanup)
+
+    check = sub.add_parser("check", help="compare every counter and sequence with the rows")
+    check.set_defaults(func=_cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
