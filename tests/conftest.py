@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from service import migrations
 from service.embedded_db import EmbeddedPostgres, free_port
@@ -31,9 +31,8 @@ class PgServer:
     embedded: EmbeddedPostgres | None
 
     def url_for(self, dbname: str) -> str:
-        params = conninfo_to_dict(self.admin_url)
-        params["dbname"] = dbname
-        return make_conninfo(**params)
+        # Keep URL form: yoyo and the service take DATABASE_URL as a URL.
+        return urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{dbname}"))
 
     def create_database(self, template: str | None = None) -> str:
         name = f"t_{uuid.uuid4().hex[:12]}"
