@@ -1,0 +1,136 @@
+"""Migrations: naming, rollback files, up → down → up on host data, and trigger-file drift."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import psycopg
+
+from service import migrations
+from service.embedded_db import POSTGRES_BIN_PATH
+from service.paths import MIGRATIONS_DIR, TRIGGERS_DIR
+from tests.conftest import PgServer
+from tests.hostdata import add_blog_post, add_post, add_user, comment, react
+
+HOST_TABLES = ["users", "posts", "blog_posts", "reactions", "blog_post_reactions", "comments",
+               "blog_post_comments", "user_blocks"]
+
+
+def migration_files() -> list[str]:
+    return sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql") if not p.name.endswith(".rollback.sql"))
+
+
+def test_migrations_are_numbered_named_and_chained() -> None:
+    """Files are NNNN_verb_object.sql, numbered 1..n, each depending on its predecessor."""
+    names = migration_files()
+    assert names, "no migrations found"
+    for index, name in enumerate(names, start=1):
+        assert re.fullmatch(r"\d{4}_[a-z]+(_[a-z0-9]+)+\.sql", name), name
+        assert int(name[:4]) == index, f"{name} breaks the numbering"
+        assert (MIGRATIONS_DIR / name.replace(".sql", ".rollback.sql")).exists(), f"{name} has no rollback"
+        text = (MIGRATIONS_DIR / name).read_text()
+        if index > 1:
+            assert f"-- depends: {names[index - 2][:-4]}" in text, f"{name} does not depend on its predecessor"
+
+
+def host_snapshot(url: str) -> dict[str, Any]:
+    """Every host table's rows and its triggers' names, to compare before and after."""
+    snapshot: dict[str, Any] = {}
+    with psycopg.connect(url) as conn:
+        for table in HOST_TABLES:
+            query = psycopg.sql.SQL("SELECT t::text FROM {} AS t ORDER BY 1").format(
+                psycopg.sql.Identifier(table))
+            snapshot[table] = conn.execute(query).fetchall()
+        snapshot["schema"] = conn.execute(
+            "SELECT table_name, column_name, data_type, column_default FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name = ANY(%s) ORDER BY 1, 2", (HOST_TABLES,)
+        ).fetchall()
+        snapshot["triggers"] = conn.execute(
+            "SELECT tgrelid::regclass::text, tgname FROM pg_trigger WHERE NOT tgisinternal"
+            " AND tgrelid::regclass::text = ANY(%s) ORDER BY 1, 2", (HOST_TABLES,)).fetchall()
+    return snapshot
+
+
+def test_apply_rollback_apply_leaves_host_data_unchanged(bare_database_url: str) -> None:
+    """On a database that already holds host data, up → down → up never changes host rows."""
+    url = bare_database_url
+    migrations.create_host_tables(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        owner, actor = add_user(conn, "owner"), add_user(conn, "bob")
+        post = add_post(conn, owner)
+        add_blog_post(conn, owner)
+        react(conn, post, actor)
+        comment(conn, post, actor, "before migrations")
+    before = host_snapshot(url)
+
+    assert migrations.apply(url) == [m[:-4] for m in migration_files()]
+    with psycopg.connect(url, autocommit=True) as conn:
+        react(conn, post, actor, "🎉")  # the triggers work on top of existing data
+        assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (1,)
+        conn.execute("DELETE FROM reactions WHERE emoji = '🎉'")
+    assert migrations.rollback(url, everything=True)
+    after_rollback = host_snapshot(url)
+    assert after_rollback == before
+    with psycopg.connect(url) as conn:
+        leftovers = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'notification%%'").fetchall()
+        assert leftovers == []
+        functions = conn.execute(
+            "SELECT proname FROM pg_proc WHERE proname LIKE '%%notif%%'"
+            " AND pronamespace = 'public'::regnamespace").fetchall()
+        assert functions == []
+    migrations.apply(url)
+    assert all(state.applied for state in migrations.status(url))
+    assert host_snapshot(url)["reactions"] == before["reactions"]
+
+
+def test_rollback_without_all_undoes_only_the_newest(bare_database_url: str) -> None:
+    """`migrate rollback` steps back one migration at a time."""
+    migrations.create_host_tables(bare_database_url)
+    migrations.apply(bare_database_url)
+    newest = migration_files()[-1][:-4]
+    assert migrations.rollback(bare_database_url) == [newest]
+    states = {s.id: s.applied for s in migrations.status(bare_database_url)}
+    assert states[newest] is False
+    assert sum(states.values()) == len(states) - 1
+
+
+def schema_dump(url: str) -> str:
+    out = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner", "--exclude-table=_yoyo*",
+         "--exclude-table=yoyo*", "-d", url],
+        capture_output=True, text=True, check=True).stdout
+    return "\n".join(line for line in out.splitlines() if not line.startswith("\\restrict")
+                     and not line.startswith("\\unrestrict"))
+
+
+def test_trigger_files_match_the_migrated_functions(pg_server: PgServer,
+                                                    template_database: str) -> None:
+    """Running every db/triggers/*.sql on a migrated clone changes nothing in its schema."""
+    clone = pg_server.create_database(template=template_database)
+    try:
+        clone_url = pg_server.url_for(clone)
+        with psycopg.connect(clone_url, autocommit=True) as conn:
+            for path in sorted(TRIGGERS_DIR.glob("*.sql")):
+                conn.execute(path.read_text())
+        assert schema_dump(clone_url) == schema_dump(pg_server.url_for(template_database))
+    finally:
+        pg_server.drop_database(clone)
+
+
+def test_cli_migrate_apply_status_rollback(bare_database_url: str) -> None:
+    """`notifications migrate apply|status|rollback` work against DATABASE_URL."""
+    env = {**os.environ, "DATABASE_URL": bare_database_url}
+
+    def cli(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "service.cli", "migrate", *args], env=env,
+                              capture_output=True, text=True, check=True).stdout
+
+    assert "applied: 0001_create_notification_tables" in cli("apply", "--with-host-tables")
+    assert "pending" not in cli("status")
+    assert "rolled back" in cli("rollback", "--all")
+    assert cli("status").count("pending") == len(migration_files())
