@@ -17,15 +17,16 @@ from tests.hostdata import (
 )
 
 Conn = psycopg.Connection[Any]
-COLUMNS = ("notification_type, content_type, content_id, actor_id, actor_ip, actor_handle, emoji,"
-           " comment_id, comment_preview, content_title, content_url, is_read, reaction_id")
+NOTIFICATIONS_OF_USER = (
+    "SELECT notification_type, content_type, content_id, actor_id, actor_ip, actor_handle, emoji,"
+    " comment_id, comment_preview, content_title, content_url, is_read, reaction_id"
+    " FROM notifications WHERE user_id = %s ORDER BY seq"
+)
 
 
 def notifications_of(conn: Conn, user_id: int) -> list[dict[str, Any]]:
     cur = conn.cursor(row_factory=psycopg.rows.dict_row)
-    return cur.execute(
-        f"SELECT {COLUMNS} FROM notifications WHERE user_id = %s ORDER BY seq", (user_id,)
-    ).fetchall()
+    return cur.execute(NOTIFICATIONS_OF_USER, (user_id,)).fetchall()
 
 
 def test_reaction_on_artwork_notifies_owner_with_copied_fields(conn: Conn) -> None:

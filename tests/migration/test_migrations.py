@@ -34,7 +34,8 @@ def test_migrations_are_numbered_named_and_chained() -> None:
         assert (MIGRATIONS_DIR / name.replace(".sql", ".rollback.sql")).exists(), f"{name} has no rollback"
         text = (MIGRATIONS_DIR / name).read_text()
         if index > 1:
-            assert f"-- depends: {names[index - 2][:-4]}" in text, f"{name} does not depend on its predecessor"
+            predecessor = names[index - 2][:-4]
+            assert f"-- depends: {predecessor}" in text, f"{name} must depend on {predecessor}"
 
 
 def host_snapshot(url: str) -> dict[str, Any]:
