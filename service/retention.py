@@ -40,6 +40,12 @@ DELETE FROM notification_events
 """
 
 
+# Hourly rate-limit buckets are only read for the current hour.
+DELETE_PAST_RATE_LIMIT_HOURS = """
+DELETE FROM notification_rate_limits WHERE hour < date_trunc('hour', now()) - interval '1 hour'
+"""
+
+
 @dataclass(frozen=True)
 class CleanupResult:
     notifications: int = 0
@@ -78,6 +84,7 @@ def run_cleanup(database_url: str, *, retention_days: int, event_retention_days:
             events, event_batches = _delete_in_batches(
                 conn, DELETE_EXPIRED_EVENTS_BATCH, timedelta(days=event_retention_days),
                 batch_size)
+            conn.execute(DELETE_PAST_RATE_LIMIT_HOURS)
         finally:
             conn.execute(RELEASE_RETENTION_LOCK, {"key": RETENTION_LOCK_KEY})
     return CleanupResult(notes, events, note_batches + event_batches)

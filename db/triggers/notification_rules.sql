@@ -81,8 +81,40 @@ BEGIN
 END;
 $$;
 
+-- notification_within_rate_limit(owner, actor_id, actor_ip)
+-- Counts one more notification from this actor (a user, or an anonymous IP)
+-- to this owner in the current hour, and says whether it is still within
+-- notification_settings.max_per_actor_per_hour, so a script cannot flood a
+-- user. Past the limit the host's write still succeeds; it just notifies
+-- nobody. Old hours are deleted by retention.
+CREATE OR REPLACE FUNCTION notification_within_rate_limit(
+    p_owner_id integer, p_actor_id integer, p_actor_ip text
+)
+RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_limit integer := (SELECT max_per_actor_per_hour FROM notification_settings);
+    v_count integer;
+BEGIN
+    IF v_limit IS NULL THEN
+        RETURN true;
+    END IF;
+    INSERT INTO notification_rate_limits AS r (user_id, actor_key, hour, notifications)
+    VALUES (p_owner_id,
+            CASE WHEN p_actor_id IS NOT NULL THEN 'user:' || p_actor_id
+                 ELSE 'ip:' || coalesce(p_actor_ip, '') END,
+            date_trunc('hour', now()), 1)
+    ON CONFLICT (user_id, actor_key, hour) DO UPDATE
+       SET notifications = r.notifications + 1
+    RETURNING notifications INTO v_count;
+    RETURN v_count <= v_limit;
+END;
+$$;
+
 -- notification_create(...)
--- Writes one notification for the owner of a post or blog post, if wanted.
+-- Writes one notification for the owner of a post or blog post, if wanted
+-- and within the per-actor hourly limit.
 -- Copies the actor's handle ('Anonymous' with the IP when there is no user),
 -- the content's title and URL, so the list needs no join with host tables.
 CREATE OR REPLACE FUNCTION notification_create(
@@ -118,6 +150,9 @@ BEGIN
     IF v_owner_id IS NULL OR NOT notification_is_wanted(
             v_owner_id, p_actor_id, p_notification_type,
             CASE WHEN p_post_id IS NOT NULL THEN 'post' ELSE 'blog_post' END) THEN
+        RETURN;
+    END IF;
+    IF NOT notification_within_rate_limit(v_owner_id, p_actor_id, p_actor_ip) THEN
         RETURN;
     END IF;
     IF p_actor_id IS NOT NULL THEN
