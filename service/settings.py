@@ -32,6 +32,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pool_min_size: int = 2
     pool_max_size: int = 10
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one JSON object per line
+    ws_replay_limit: int = 1000  # a `since` further behind than this gets `resync`
+    retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
+    retention_first_delay: float = 60.0  # seconds after start before the first run
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -61,6 +65,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "pool_min_size": get("NOTIFICATIONS_POOL_MIN_SIZE"),
             "pool_max_size": get("NOTIFICATIONS_POOL_MAX_SIZE"),
             "log_level": get("NOTIFICATIONS_LOG_LEVEL"),
+            "log_format": get("NOTIFICATIONS_LOG_FORMAT"),
+            "ws_replay_limit": get("NOTIFICATIONS_WS_REPLAY_LIMIT"),
+            "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
+            "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
         }
         given = {k: v for k, v in raw.items() if v is not None}
         # strict=False lets "8000" decode as 8000: the environment is all strings.

@@ -1,0 +1,107 @@
+"""The app factory: `create_app(settings, database_url)` -> Litestar.
+
+The lifespan owns the connection pool, the socket hub, the LISTEN loop and
+the in-service retention loop; nothing lives in module globals, so tests can
+build as many apps as they like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+from psycopg_pool import AsyncConnectionPool
+
+from service.auth import TokenVerifier
+from service.fanout import Hub
+from service.listener import Listener
+from service.metrics import Metrics
+from service.paths import REPO_ROOT
+from service.retention_loop import run_retention_forever
+from service.routes_ops import live, metrics, ready
+from service.routes_rest import NotificationsController
+from service.routes_ws import notifications_socket
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = REPO_ROOT / "web"
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _demo_handlers(settings: Settings, database_url: str) -> list[ControllerRouterHandler]:
+    try:
+        module = importlib.import_module("service.demo_routes")
+    except ModuleNotFoundError:
+        log.warning("demo pages unavailable: service/demo_routes.py is not installed")
+        return []
+    handlers: list[ControllerRouterHandler] = module.demo_route_handlers(settings, database_url)
+    return handlers
+
+
+def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> Litestar:
+    """A Litestar app serving the API, the WebSocket, /web/ and operations endpoints."""
+    if not settings.jwt_secret:
+        raise ValueError("NOTIFICATIONS_JWT_SECRET must be set (or run with --demo)")
+    secret = settings.jwt_secret
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
+            open=False, name="notifications", kwargs={"application_name": "notifications-api"},
+        )
+        await pool.open()
+        metrics_ = Metrics()
+        hub = Hub(pool, metrics_)
+        listener = Listener(database_url, hub.sync, hub.connected_users, metrics_)
+        app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
+                         verifier=TokenVerifier(secret, settings.jwt_user_claim, pool))
+        tasks = [asyncio.create_task(listener.run(), name="notifications-listener")]
+        if settings.retention_interval_hours > 0:
+            tasks.append(asyncio.create_task(
+                run_retention_forever(settings, database_url, metrics_),
+                name="notifications-retention"))
+        try:
+            yield
+        finally:
+            hub.close_all(1001, "service shutting down")
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await pool.close()
+
+    async def provide_pool(state: State) -> AsyncConnectionPool[Any]:
+        pool: AsyncConnectionPool[Any] = state.pool
+        return pool
+
+    handlers: list[ControllerRouterHandler] = [
+        NotificationsController, notifications_socket, live, ready, metrics,
+        create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
+                                   include_in_schema=False),
+    ]
+    if demo:
+        handlers.extend(_demo_handlers(settings, database_url))
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        dependencies={"pool": Provide(provide_pool)},
+        state=State({"settings": settings}),
+        openapi_config=OpenAPIConfig(
+            title="Notifications API", version="1.0.0", path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+    )

@@ -1,0 +1,66 @@
+"""`notifications serve --demo`: host tables, demo users and content, and a token for each.
+
+Never for production: it creates the host's tables (CONTRACT §1) when they
+are missing and inserts demo rows, idempotently, on every start.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import secrets
+import time
+
+import jwt
+import msgspec
+import psycopg
+
+from service import migrations
+from service.queries import sql
+from service.settings import Settings
+
+DEMO_TOKEN_TTL = 7 * 24 * 3600
+
+
+def demo_token(settings: Settings, user_id: int, sqid: str | None) -> str:
+    """A token for a demo user in the configured claim style."""
+    assert settings.jwt_secret
+    now = int(time.time())
+    claims: dict[str, object] = {"iat": now, "exp": now + DEMO_TOKEN_TTL}
+    if settings.jwt_user_claim == "sub":
+        claims["sub"] = sqid
+    else:
+        claims["user_id"] = user_id
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+def seed(database_url: str) -> list[tuple[int, str, str | None]]:
+    """Create host tables, apply migrations, insert demo rows; return (id, handle, sqid)."""
+    migrations.create_host_tables(database_url)
+    migrations.apply(database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(sql("demo_seed"))
+        rows = conn.execute(sql("demo_users")).fetchall()
+    return [(int(r[0]), str(r[1]), r[2]) for r in rows]
+
+
+def prepare_demo(settings: Settings, database_url: str) -> Settings:
+    """Seed the demo, choose a secret if none is set, and print how to try it."""
+    users = seed(database_url)
+    if not settings.jwt_secret:
+        settings = msgspec.structs.replace(settings, jwt_secret=secrets.token_urlsafe(32))
+    base = f"http://{settings.host}:{settings.port}"
+    has_pages = importlib.util.find_spec("service.demo_routes") is not None
+    print("\nDemo ready. Tokens (valid 7 days):", flush=True)
+    for user_id, handle, sqid in users:
+        token = demo_token(settings, user_id, sqid)
+        print(f"\n  {handle} (users.id={user_id})\n    token: {token}", flush=True)
+        if has_pages:
+            print(f"    page:  {base}/demo?token={token}", flush=True)
+    print(f"\nAPI: {base}/api/notifications/   docs: {base}/schema/swagger", flush=True)
+    if has_pages:
+        print(f"Demo page: {base}/demo", flush=True)
+    print("Make a notification from psql, e.g.:\n"
+          "  INSERT INTO reactions (post_id, user_id, emoji)\n"
+          "  SELECT p.id, (SELECT id FROM users WHERE handle = 'bob'), '🔥'\n"
+          "    FROM posts p WHERE p.public_sqid = 'p-alice-1';\n", flush=True)
+    return settings

@@ -1,0 +1,148 @@
+"""Fan-out: every socket of this process, by user, and how changes reach them.
+
+A socket's `position` is the single source of truth for what it has been
+sent: a change is queued only if its position is greater, and the position
+moves in the same synchronous step. Replay on connect, live wakeups and the
+resynchronisation after a LISTEN reconnect all go through `Hub.sync`, so
+they can neither leave a gap nor send a change twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from service import store
+from service.metrics import Metrics
+from service.queries import sql
+from service.ws_messages import ServerMessage, encode, message_for_event
+
+log = logging.getLogger(__name__)
+
+CLOSE_TOO_SLOW = 4409
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One open socket: its user, how far it has been sent, and its outgoing queue."""
+
+    user_id: int
+    position: int
+    queue_limit: int
+    # While the connect-time replay runs, the queue may exceed its limit: the
+    # replay is bounded by the replay limit and the sender drains it meanwhile.
+    replaying: bool = True
+    queue: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    close_code: int | None = None
+    close_reason: str = ""
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def send(self, message: ServerMessage | str) -> None:
+        """Queue a message that is not part of the stream (hello, resync, pong, error)."""
+        if self.close_code is None:
+            self.queue.put_nowait(message if isinstance(message, str) else encode(message))
+
+    def offer(self, position: int, text: str | None) -> bool:
+        """Queue the change at `position` unless already sent; False if the socket overflowed."""
+        if self.close_code is not None or position <= self.position:
+            return True
+        self.position = position
+        if text is None:
+            return True
+        if not self.replaying and self.queue.qsize() >= self.queue_limit:
+            self.close(CLOSE_TOO_SLOW, "client too slow: outgoing queue full")
+            return False
+        self.queue.put_nowait(text)
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the socket's sender to stop and close with `code`; drops what is still queued."""
+        if self.close_code is not None:
+            return
+        self.close_code, self.close_reason = code, reason
+        self.closed.set()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+
+class Hub:
+    """The sockets of this process, by user id, and the one way changes reach them."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any], metrics: Metrics,
+                 page_size: int = 500) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._page_size = page_size
+        self._by_user: dict[int, set[Subscriber]] = defaultdict(set)
+
+    def add(self, sub: Subscriber) -> None:
+        self._by_user[sub.user_id].add(sub)
+        self._metrics.open_sockets.set(self.socket_count())
+
+    def remove(self, sub: Subscriber) -> None:
+        subs = self._by_user.get(sub.user_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._by_user[sub.user_id]
+        self._metrics.open_sockets.set(self.socket_count())
+
+    def connected_users(self) -> list[int]:
+        return list(self._by_user)
+
+    def socket_count(self) -> int:
+        return sum(len(s) for s in self._by_user.values())
+
+    def close_all(self, code: int, reason: str) -> None:
+        for subs in list(self._by_user.values()):
+            for sub in list(subs):
+                sub.close(code, reason)
+
+    async def sync(self, user_ids: Iterable[int]) -> None:
+        """Send each connected user's sockets every change after their position.
+
+        One query fetches the changes of all the users at once (a page per
+        user); users with a full page are fetched again until caught up.
+        """
+        users = sorted({u for u in user_ids if self._by_user.get(u)})
+        while users:
+            after = [min(s.position for s in self._by_user[u]) for u in users]
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(sql("events_after"), {
+                    "user_ids": users, "after_seqs": after, "per_user_limit": self._page_size,
+                })
+                events = await cur.fetchall()
+                wanted = {i for e in events if e[2] in ("created", "updated") for i in e[3]}
+                rows = await store.notifications_by_ids(conn, users, list(wanted))
+            by_user: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+            for event in events:
+                by_user[int(event[0])].append(event)
+            for user_id, user_events in by_user.items():
+                owned = {i: n for i, (owner, n) in rows.items() if owner == user_id}
+                self._fan_out(user_id, user_events, owned)
+            users = [u for u in users
+                     if len(by_user.get(u, ())) == self._page_size and self._by_user.get(u)]
+
+    def _fan_out(self, user_id: int, events: list[tuple[Any, ...]],
+                 rows: dict[uuid.UUID, Any]) -> None:
+        subs = list(self._by_user.get(user_id, ()))
+        now = time.time()
+        for _, seq, kind, ids, unread, created_at in events:
+            message = message_for_event(kind, int(seq), int(unread), list(ids), rows)
+            text = None if message is None else encode(message)
+            for sub in subs:
+                was_live = not sub.replaying
+                if sub.position < seq and sub.offer(int(seq), text) and text is not None:
+                    self._metrics.messages_delivered.inc()
+                    if was_live and isinstance(created_at, datetime):
+                        self._metrics.delivery_lag.observe(max(0.0, now - created_at.timestamp()))

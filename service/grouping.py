@@ -1,0 +1,56 @@
+"""The grouped view: "5 people reacted to your artwork", honouring aggregate_same_type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from service import store
+from service.queries import sql
+from service.schemas import GroupActor, GroupPage, NotificationGroup
+
+ACTOR_SAMPLE = 3
+
+
+def _actor_sample(ids: list[int | None], handles: list[str]) -> list[GroupActor]:
+    """At most ACTOR_SAMPLE distinct actors, newest first (anonymous ones by handle)."""
+    seen: set[tuple[int | None, str]] = set()
+    sample: list[GroupActor] = []
+    for actor_id, handle in zip(ids, handles, strict=True):
+        key = (actor_id, handle if actor_id is None else "")
+        if key in seen:
+            continue
+        seen.add(key)
+        sample.append(GroupActor(actor_id=actor_id, actor_handle=handle))
+        if len(sample) == ACTOR_SAMPLE:
+            break
+    return sample
+
+
+def _group_from_row(row: dict[str, Any]) -> NotificationGroup:
+    return NotificationGroup(
+        notification_type=row["notification_type"], content_type=row["content_type"],
+        content_id=row["content_id"], content_title=row["content_title"],
+        content_url=row["content_url"], total=row["total"], unread=row["unread"],
+        actors=_actor_sample(row["actor_ids"], row["actor_handles"]),
+        emojis=list(dict.fromkeys(row["emojis"])), latest_at=row["latest_at"],
+        latest_seq=row["latest_seq"], notification_ids=row["notification_ids"],
+    )
+
+
+async def list_groups(pool: AsyncConnectionPool[Any], user_id: int, *, limit: int,
+                      window_hours: int) -> GroupPage:
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        prefs = await store.get_preferences(conn, user_id)
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(sql("group_notifications"), {
+                "user_id": user_id, "window_hours": window_hours,
+                "aggregate": prefs.aggregate_same_type, "limit": limit,
+            })
+            rows = await cur.fetchall()
+        unread, position = await store.counter(conn, user_id)
+    return GroupPage(groups=[_group_from_row(r) for r in rows],
+                     aggregated=prefs.aggregate_same_type, unread_count=unread, position=position)

@@ -1,0 +1,114 @@
+"""The one LISTEN connection of this process.
+
+It only learns *which* users changed (the payload is a user id, never
+trusted for content); `Hub.sync` then reads their changes from
+notification_events. After every (re)connect it resynchronises every
+connected user, so whatever was committed while it was away still arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+
+import psycopg
+
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "notifications_v1"
+
+
+class Listener:
+    """LISTEN on a dedicated autocommit connection; wake `sync` with batches of user ids."""
+
+    def __init__(self, database_url: str, sync: Callable[[Iterable[int]], Awaitable[None]],
+                 connected_users: Callable[[], list[int]], metrics: Metrics, *,
+                 probe_interval: float = 10.0, max_backoff: float = 10.0) -> None:
+        self._url = database_url
+        self._sync = sync
+        self._connected_users = connected_users
+        self._metrics = metrics
+        self._probe_interval = probe_interval
+        self._max_backoff = max_backoff
+        self._pending: set[int] = set()
+        self._wake = asyncio.Event()
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        """Listen until cancelled, reconnecting with capped, jittered backoff."""
+        dispatcher = asyncio.create_task(self._dispatch(), name="notifications-dispatch")
+        failures = 0
+        try:
+            while True:
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                        self._url, autocommit=True, keepalives=1, keepalives_idle=30,
+                        keepalives_interval=10, keepalives_count=3,
+                        application_name="notifications-listener",
+                    ) as conn:
+                        await conn.execute(f"LISTEN {CHANNEL}")
+                        if failures:
+                            self._metrics.listener_reconnects.inc()
+                            log.info("LISTEN connection re-established")
+                        failures = 0
+                        self._set_connected(True)
+                        # Anything committed while we were not listening: catch up now.
+                        self.wake(self._connected_users())
+                        await self._listen(conn)
+                except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                    self._set_connected(False)
+                    failures += 1
+                    delay = min(self._max_backoff, 0.25 * 2 ** min(failures, 8))
+                    delay *= random.uniform(0.5, 1.0)
+                    log.warning("LISTEN connection lost (%s); retrying in %.2fs",
+                                type(exc).__name__, delay)
+                    await asyncio.sleep(delay)
+        finally:
+            self._set_connected(False)
+            dispatcher.cancel()
+            await asyncio.gather(dispatcher, return_exceptions=True)
+
+    async def _listen(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        while True:
+            heard = False
+            async for notify in conn.notifies(timeout=self._probe_interval):
+                heard = True
+                try:
+                    self.wake((int(notify.payload),))
+                except ValueError:
+                    log.warning("ignored a notification with a non-integer payload")
+            if not heard:
+                # Idle: make sure the connection is still alive.
+                await conn.execute("SELECT 1")
+
+    def wake(self, user_ids: Iterable[int]) -> None:
+        """Queue users for the dispatcher (also used after reconnect)."""
+        self._pending.update(user_ids)
+        if self._pending:
+            self._wake.set()
+
+    async def _dispatch(self) -> None:
+        """Deliver the users woken so far in one batch; wakeups that arrive meanwhile wait."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            users, self._pending = self._pending, set()
+            try:
+                await self._sync(users)
+            except Exception:
+                # Put them back: the next wakeup (or reconnect) retries them.
+                log.exception("fan-out failed for %d user(s); will retry", len(users))
+                self._pending.update(users)
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    def _set_connected(self, value: bool) -> None:
+        if value:
+            self.connected.set()
+        else:
+            self.connected.clear()
+        self._metrics.listener_connected.set(1 if value else 0)

@@ -1,0 +1,106 @@
+"""Prometheus metrics in the text exposition format, with no dependency.
+
+Each process keeps its own numbers; with `--workers N` a scrape reaches one
+worker, so every sample carries a `pid` label and the dashboards sum them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass
+class Counter:
+    name: str
+    help: str
+    value: float = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+    def render(self, labels: str) -> list[str]:
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter",
+                f"{self.name}{{{labels}}} {self.value:g}"]
+
+
+@dataclass
+class Gauge:
+    name: str
+    help: str
+    value: float = 0.0
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+    def render(self, labels: str) -> list[str]:
+        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge",
+                f"{self.name}{{{labels}}} {self.value:g}"]
+
+
+@dataclass
+class Histogram:
+    name: str
+    help: str
+    buckets: tuple[float, ...] = LAG_BUCKETS
+    counts: list[int] = field(default_factory=list)
+    total: float = 0.0
+    count: int = 0
+
+    def observe(self, value: float) -> None:
+        if not self.counts:
+            self.counts = [0] * len(self.buckets)
+        for index, bound in enumerate(self.buckets):
+            if value <= bound:
+                self.counts[index] += 1
+        self.total += value
+        self.count += 1
+
+    def render(self, labels: str) -> list[str]:
+        counts = self.counts or [0] * len(self.buckets)
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        for bound, cumulative in zip(self.buckets, counts, strict=True):
+            lines.append(f'{self.name}_bucket{{{labels},le="{bound:g}"}} {cumulative}')
+        lines.append(f'{self.name}_bucket{{{labels},le="+Inf"}} {self.count}')
+        lines.append(f"{self.name}_sum{{{labels}}} {self.total:g}")
+        lines.append(f"{self.name}_count{{{labels}}} {self.count}")
+        return lines
+
+
+@dataclass
+class Metrics:
+    """Everything /metrics reports for this process."""
+
+    open_sockets: Gauge = field(default_factory=lambda: Gauge(
+        "notifications_ws_open_sockets", "WebSocket connections open in this process."))
+    messages_delivered: Counter = field(default_factory=lambda: Counter(
+        "notifications_ws_messages_delivered_total",
+        "Stream messages queued to sockets (live and replayed)."))
+    delivery_lag: Histogram = field(default_factory=lambda: Histogram(
+        "notifications_delivery_lag_seconds",
+        "From the writing transaction's start (notification_events.created_at) to the "
+        "moment the message is queued to a live socket."))
+    listener_reconnects: Counter = field(default_factory=lambda: Counter(
+        "notifications_listener_reconnects_total",
+        "LISTEN connections re-established after a failure."))
+    listener_connected: Gauge = field(default_factory=lambda: Gauge(
+        "notifications_listener_connected", "1 when the LISTEN connection is up."))
+    replays: Counter = field(default_factory=lambda: Counter(
+        "notifications_ws_replays_total", "Sockets that resumed with `since` and got a replay."))
+    resyncs: Counter = field(default_factory=lambda: Counter(
+        "notifications_ws_resyncs_total", "Sockets told to reload (since too old or ahead)."))
+    slow_closes: Counter = field(default_factory=lambda: Counter(
+        "notifications_ws_slow_client_closes_total", "Sockets closed with 4409."))
+    retention_runs: Counter = field(default_factory=lambda: Counter(
+        "notifications_retention_runs_total", "Retention jobs run by this process."))
+
+    def render(self) -> str:
+        labels = f'pid="{os.getpid()}"'
+        lines: list[str] = []
+        for metric in (self.open_sockets, self.messages_delivered, self.delivery_lag,
+                       self.listener_reconnects, self.listener_connected, self.replays,
+                       self.resyncs, self.slow_closes, self.retention_runs):
+            lines.extend(metric.render(labels))
+        return "\n".join(lines) + "\n"

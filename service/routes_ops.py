@@ -1,0 +1,40 @@
+"""Operations endpoints, no token: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import MediaType, Request, Response, get
+
+from service.queries import sql
+from service.schemas import HealthStatus
+
+
+@get("/health/live", tags=["operations"], summary="The process is up")
+async def live() -> HealthStatus:
+    return HealthStatus(status="ok")
+
+
+@get("/health/ready", tags=["operations"], summary="The database and the listener are up")
+async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
+    state = request.app.state
+    database = False
+    try:
+        async with asyncio.timeout(2.0), state.pool.connection() as conn:
+            await conn.execute(sql("health_check"))
+            database = True
+    except Exception:
+        database = False
+    listener = state.listener.connected.is_set()
+    ok = database and listener
+    return Response(HealthStatus(status="ok" if ok else "unavailable",
+                                 database=database, listener=listener),
+                    status_code=200 if ok else 503)
+
+
+@get("/metrics", tags=["operations"], media_type=MediaType.TEXT, summary="Prometheus metrics",
+     include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
+    return Response(request.app.state.metrics.render(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,209 @@
+"""The WebSocket `/api/notifications/ws` (docs/WEBSOCKET.md): auth, hello, replay, live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from psycopg_pool import AsyncConnectionPool
+
+from service.auth import AuthError, Caller, TokenVerifier
+from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
+from service.metrics import Metrics
+from service.queries import sql
+from service.settings import Settings
+from service.ws_messages import CLIENT_DECODER, Auth, Error, Hello, Ping, Pong, Resync
+
+log = logging.getLogger(__name__)
+
+SUBPROTOCOL = "notifications.v1"
+BEARER_PREFIX = "bearer."
+AUTH_TIMEOUT = 5.0
+MAX_CLIENT_MESSAGE = 4096
+CLOSE_PROTOCOL, CLOSE_AUTH, CLOSE_ORIGIN, CLOSE_IDLE = 4400, 4401, 4403, 4408
+
+
+class CloseSocket(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _offered_subprotocols(socket: WebSocket[Any, Any, Any]) -> list[str]:
+    raw = socket.headers.get("sec-websocket-protocol", "")
+    return [p.strip() for p in raw.split(",") if p.strip()]
+
+
+def _parse_since(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer")
+    return int(raw)
+
+
+async def _receive_text(socket: WebSocket[Any, Any, Any], timeout: float) -> str | None:
+    """The next client text (None on disconnect); CloseSocket on timeout or bad frames."""
+    try:
+        event = await asyncio.wait_for(socket.receive(), timeout)
+    except TimeoutError:
+        raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
+    if event["type"] == "websocket.disconnect":
+        return None
+    text: Any = event.get("text")
+    if text is None:
+        data: bytes = event.get("bytes") or b""  # type: ignore[assignment]
+        if len(data) > MAX_CLIENT_MESSAGE:
+            raise CloseSocket(CLOSE_PROTOCOL, "message too large")
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise CloseSocket(CLOSE_PROTOCOL, "binary frames must be UTF-8 JSON") from None
+    if len(text) > MAX_CLIENT_MESSAGE:
+        raise CloseSocket(CLOSE_PROTOCOL, "message too large")
+    return str(text)
+
+
+async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifier,
+                        token: str | None, since: int | None) -> tuple[Caller, int | None]:
+    """The caller, from the query/subprotocol token or else a first `auth` message."""
+    if token is None:
+        text = await _receive_text(socket, AUTH_TIMEOUT)
+        if text is None:
+            raise CloseSocket(1000, "client left")
+        try:
+            message = CLIENT_DECODER.decode(text)
+        except msgspec.ValidationError as exc:
+            raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}") from exc
+        except msgspec.DecodeError as exc:
+            raise CloseSocket(CLOSE_PROTOCOL, "messages must be JSON objects") from exc
+        if not isinstance(message, Auth):
+            raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}")
+        token, since = message.token, message.since if message.since is not None else since
+    try:
+        return await verifier.authenticate(token), since
+    except AuthError as exc:
+        raise CloseSocket(CLOSE_AUTH, str(exc)) from exc
+
+
+async def _start_position(pool: AsyncConnectionPool[Any], sub_user: int, since: int | None,
+                          replay_limit: int) -> tuple[Hello, int, bool]:
+    """hello, the position to start streaming after, and whether to send resync."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(sql("replay_window"), {"user_id": sub_user})
+        row = await cur.fetchone()
+    assert row is not None
+    unread, position, oldest = int(row[0]), int(row[1]), row[2]
+    hello = Hello(user_id=sub_user, unread_count=unread, position=position)
+    if since is None or since == position:
+        return hello, position, False
+    replayable = (since < position and oldest is not None and int(oldest) <= since + 1
+                  and position - since <= replay_limit)
+    return (hello, since, False) if replayable else (hello, position, True)
+
+
+async def _send_loop(socket: WebSocket[Any, Any, Any], sub: Subscriber) -> None:
+    while True:
+        text = await sub.queue.get()
+        if text is None:
+            return
+        await socket.send_text(text)
+
+
+async def _wait_closed(sub: Subscriber) -> None:
+    """Ends when the hub closes the socket (overflow, shutdown), even if a send is stuck."""
+    await sub.closed.wait()
+
+
+async def _receive_loop(socket: WebSocket[Any, Any, Any], sub: Subscriber,
+                        idle_timeout: float) -> None:
+    while True:
+        text = await _receive_text(socket, idle_timeout)
+        if text is None:
+            return
+        if text == "ping":
+            sub.send("pong")
+            continue
+        try:
+            message = CLIENT_DECODER.decode(text)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            sub.send(Error(code="bad_message", message="expected {\"type\": \"ping\"}"))
+            continue
+        if isinstance(message, Ping):
+            sub.send(Pong())
+        else:
+            sub.send(Error(code="already_authenticated", message="auth is only the first message"))
+
+
+async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    if socket.connection_state == "disconnect":
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), 2.0)
+
+
+@websocket("/api/notifications/ws", name="notifications_ws")
+async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Live updates for one user: hello, optional replay from `since`, then live changes."""
+    state = socket.app.state
+    settings: Settings = state.settings
+    hub: Hub = state.hub
+    metrics: Metrics = state.metrics
+    offered = _offered_subprotocols(socket)
+    await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    sub: Subscriber | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        origin = socket.headers.get("origin")
+        if settings.allowed_origins and origin not in settings.allowed_origins:
+            raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
+        token = socket.query_params.get("token") or next(
+            (p[len(BEARER_PREFIX):] for p in offered if p.startswith(BEARER_PREFIX)), None)
+        since = _parse_since(socket.query_params.get("since"))
+        caller, since = await _authenticate(socket, state.verifier, token, since)
+        hello, start, resync = await _start_position(
+            state.pool, caller.user_id, since, settings.ws_replay_limit)
+        sub = Subscriber(user_id=caller.user_id, position=start, queue_limit=settings.ws_queue_size)
+        sub.send(hello)
+        if resync:
+            metrics.resyncs.inc()
+            sub.send(Resync(position=hello.position, unread_count=hello.unread_count))
+        elif since is not None and since < hello.position:
+            metrics.replays.inc()
+        hub.add(sub)
+        tasks = [asyncio.create_task(_send_loop(socket, sub)),
+                 asyncio.create_task(_receive_loop(socket, sub, settings.ws_idle_timeout)),
+                 asyncio.create_task(_wait_closed(sub))]
+        await hub.sync([caller.user_id])  # the replay, by the same path as live changes
+        sub.replaying = False
+        done, _ = await asyncio.wait(tasks, timeout=max(0.0, caller.seconds_left()),
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            raise CloseSocket(CLOSE_AUTH, "token expired")
+        for task in done:
+            task.result()  # re-raise CloseSocket or a transport error
+        if sub.close_code is not None:
+            if sub.close_code == CLOSE_TOO_SLOW:
+                metrics.slow_closes.inc()
+            raise CloseSocket(sub.close_code, sub.close_reason)
+    except CloseSocket as close:
+        for task in tasks:
+            task.cancel()
+        await _close(socket, close.code, close.reason)
+    except WebSocketDisconnect:
+        pass
+    except Exception:
+        log.exception("WebSocket handler failed")
+        await _close(socket, 1011, "internal error")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if sub is not None:
+            hub.remove(sub)
+        await _close(socket, 1000, "")

@@ -1,0 +1,107 @@
+"""Requests and responses of the HTTP API and the WebSocket, declared once as msgspec Structs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+MAX_MARK_READ_IDS = 500
+
+NotificationIds = Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_MARK_READ_IDS)]
+
+
+class Notification(msgspec.Struct, kw_only=True):
+    """One notification, as the list, the grouped view and the WebSocket return it."""
+
+    id: uuid.UUID
+    seq: int
+    notification_type: Literal["reaction", "comment"]
+    content_type: Literal["post", "blog_post"]
+    content_id: int
+    content_title: str
+    content_url: str | None
+    actor_id: int | None
+    actor_handle: str
+    actor_avatar_url: str | None
+    emoji: str | None
+    comment_id: uuid.UUID | None
+    comment_preview: str | None
+    is_read: bool
+    read_at: datetime | None
+    created_at: datetime
+
+
+class NotificationPage(msgspec.Struct, kw_only=True):
+    notifications: list[Notification]
+    next_cursor: str | None
+    unread_count: int
+    position: int
+
+
+class UnreadCount(msgspec.Struct, kw_only=True):
+    unread_count: int
+    position: int
+
+
+class MarkAllReadRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    up_to: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class MarkReadResult(msgspec.Struct, kw_only=True):
+    marked: int
+    unread_count: int
+    position: int
+
+
+class Preferences(msgspec.Struct, kw_only=True):
+    reactions_on_posts: bool = True
+    comments_on_posts: bool = True
+    reactions_on_blog_posts: bool = True
+    comments_on_blog_posts: bool = True
+    aggregate_same_type: bool = True
+
+
+class PreferencesUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Any subset of the switches; the ones left out keep their value."""
+
+    reactions_on_posts: bool | None = None
+    comments_on_posts: bool | None = None
+    reactions_on_blog_posts: bool | None = None
+    comments_on_blog_posts: bool | None = None
+    aggregate_same_type: bool | None = None
+
+
+class GroupActor(msgspec.Struct, kw_only=True):
+    actor_id: int | None
+    actor_handle: str
+
+
+class NotificationGroup(msgspec.Struct, kw_only=True):
+    notification_type: Literal["reaction", "comment"]
+    content_type: Literal["post", "blog_post"]
+    content_id: int
+    content_title: str
+    content_url: str | None
+    total: int
+    unread: int
+    actors: list[GroupActor]
+    emojis: list[str]
+    latest_at: datetime
+    latest_seq: int
+    notification_ids: list[uuid.UUID]
+
+
+class GroupPage(msgspec.Struct, kw_only=True):
+    groups: list[NotificationGroup]
+    aggregated: bool
+    unread_count: int
+    position: int
+
+
+class HealthStatus(msgspec.Struct, kw_only=True):
+    status: Literal["ok", "unavailable"]
+    database: bool | None = None
+    listener: bool | None = None

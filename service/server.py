@@ -1,0 +1,57 @@
+"""`notifications serve`: run the app with uvicorn, in one process or several.
+
+The database URL is resolved once, in the parent: with `--workers N` every
+worker gets it through DATABASE_URL, so no worker starts its own embedded
+PostgreSQL. Each worker has its own pool and its own LISTEN connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+from litestar import Litestar
+
+from service.app import create_app
+from service.database import resolve_database_url
+from service.logging_setup import log_config
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEMO_ENV = "NOTIFICATIONS_DEMO"
+WS_MAX_FRAME = 64 * 1024
+
+
+def app_from_env() -> Litestar:
+    """uvicorn's app factory for worker processes (everything comes from the environment)."""
+    settings = Settings.from_env()
+    if not settings.database_url:
+        raise RuntimeError("workers need DATABASE_URL; start them with `notifications serve`")
+    return create_app(settings, settings.database_url, demo=os.environ.get(DEMO_ENV) == "1")
+
+
+def serve(settings: Settings, workers: int, demo: bool) -> None:
+    """Run the service until interrupted."""
+    database_url = resolve_database_url(settings)
+    if demo:
+        from service.demo import prepare_demo
+
+        settings = prepare_demo(settings, database_url)
+    if not settings.jwt_secret:
+        raise SystemExit("NOTIFICATIONS_JWT_SECRET is required (or use --demo)")
+    common: dict[str, object] = {
+        "host": settings.host, "port": settings.port,
+        "log_config": log_config(settings.log_level, settings.log_format),
+        "ws_max_size": WS_MAX_FRAME, "proxy_headers": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(settings, database_url, demo=demo), **common)  # type: ignore[arg-type]
+        return
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret
+    os.environ[DEMO_ENV] = "1" if demo else "0"
+    uvicorn.run("service.server:app_from_env", factory=True, workers=workers,
+                **common)  # type: ignore[arg-type]

@@ -1,0 +1,131 @@
+"""Reads and writes of the notification tables, one function per named query.
+
+Every function takes the caller's user id and scopes its query by it, so no
+endpoint can reach another user's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from service.queries import sql
+from service.schemas import Notification, Preferences, PreferencesUpdate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+AConn = psycopg.AsyncConnection[Any]
+NO_CURSOR = 2**63 - 1
+WRITE_ATTEMPTS = 4
+
+
+class UnknownUser(LookupError):
+    """The token names a user id that has no row in users."""
+
+
+def notification_from_row(row: dict[str, Any]) -> Notification:
+    """A Notification from a row of the named queries (extra columns ignored)."""
+    row.pop("user_id", None)
+    return Notification(**row)
+
+
+async def counter(conn: AConn, user_id: int) -> tuple[int, int]:
+    """(unread_count, position) of a user; (0, 0) before their first notification."""
+    cur = await conn.execute(sql("user_counter"), {"user_id": user_id})
+    row = await cur.fetchone()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+async def list_page(conn: AConn, user_id: int, *, before_seq: int | None, unread_only: bool,
+                    limit: int) -> list[Notification]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql("list_notifications"), {
+            "user_id": user_id, "before_seq": NO_CURSOR if before_seq is None else before_seq,
+            "unread_only": unread_only, "limit": limit,
+        })
+        return [notification_from_row(row) for row in await cur.fetchall()]
+
+
+async def notifications_by_ids(conn: AConn, user_ids: list[int],
+                               ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Notification]]:
+    """id -> (owner, notification) for the ids that still exist and belong to one of user_ids."""
+    if not ids:
+        return {}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql("notifications_by_ids"), {"ids": ids, "user_ids": user_ids})
+        rows = await cur.fetchall()
+    found: dict[uuid.UUID, tuple[int, Notification]] = {}
+    for row in rows:
+        owner = int(row["user_id"])
+        found[row["id"]] = (owner, notification_from_row(row))
+    return found
+
+
+async def mark_read(conn: AConn, user_id: int, ids: list[uuid.UUID]) -> int:
+    cur = await conn.execute(sql("mark_read"), {"user_id": user_id, "ids": ids})
+    return max(cur.rowcount, 0)
+
+
+async def mark_all_read(conn: AConn, user_id: int, up_to: int | None) -> int:
+    cur = await conn.execute(sql("mark_all_read"), {"user_id": user_id, "up_to": up_to})
+    return max(cur.rowcount, 0)
+
+
+async def delete_notification(conn: AConn, user_id: int, notification_id: uuid.UUID) -> bool:
+    cur = await conn.execute(sql("delete_notification"),
+                             {"user_id": user_id, "id": notification_id})
+    return cur.rowcount > 0
+
+
+async def get_preferences(conn: AConn, user_id: int) -> Preferences:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(sql("get_preferences"), {"user_id": user_id})
+        row = await cur.fetchone()
+    return Preferences() if row is None else Preferences(**row)
+
+
+async def update_preferences(conn: AConn, user_id: int, change: PreferencesUpdate) -> Preferences:
+    params: dict[str, Any] = {
+        "user_id": user_id,
+        "reactions_on_posts": change.reactions_on_posts,
+        "comments_on_posts": change.comments_on_posts,
+        "reactions_on_blog_posts": change.reactions_on_blog_posts,
+        "comments_on_blog_posts": change.comments_on_blog_posts,
+        "aggregate_same_type": change.aggregate_same_type,
+    }
+    async with conn.cursor(row_factory=dict_row) as cur:
+        try:
+            await cur.execute(sql("update_preferences"), params)
+        except psycopg.errors.ForeignKeyViolation as exc:
+            raise UnknownUser(user_id) from exc
+        row = await cur.fetchone()
+    assert row is not None
+    return Preferences(**row)
+
+
+async def in_transaction(pool: AsyncConnectionPool[Any], work: Callable[[AConn], Awaitable[T]],
+                         attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run `work` in one transaction; retry on deadlock or serialization failure.
+
+    Writers of one user serialise on their counter row, and statement triggers
+    take users in id order, so deadlocks should not happen; if PostgreSQL still
+    picks us as a victim, the whole transaction is safe to run again.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                return await work(conn)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            if attempt == attempts:
+                raise
+            log.warning("write transaction retried after a deadlock or serialization failure "
+                        "(attempt %d of %d)", attempt, attempts)
+            await asyncio.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,114 @@
+"""The WebSocket protocol's messages (docs/WEBSOCKET.md), as tagged msgspec Structs."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import msgspec
+
+from service.schemas import Notification
+
+
+class ServerMessage(msgspec.Struct, tag_field="type", kw_only=True):
+    """Every server message is a JSON object with a `type`."""
+
+
+class Hello(ServerMessage, tag="hello"):
+    user_id: int
+    unread_count: int
+    position: int
+
+
+class NotificationCreated(ServerMessage, tag="notification"):
+    position: int
+    unread_count: int
+    notification: Notification
+
+
+class NotificationUpdated(ServerMessage, tag="notification_updated"):
+    position: int
+    unread_count: int
+    ids: list[uuid.UUID]
+    notifications: list[Notification]
+
+
+class NotificationDeleted(ServerMessage, tag="notification_deleted"):
+    position: int
+    unread_count: int
+    ids: list[uuid.UUID]
+
+
+class Read(ServerMessage, tag="read"):
+    position: int
+    unread_count: int
+    ids: list[uuid.UUID]
+
+
+class Unread(ServerMessage, tag="unread"):
+    position: int
+    unread_count: int
+    ids: list[uuid.UUID]
+
+
+class Resync(ServerMessage, tag="resync"):
+    position: int
+    unread_count: int
+
+
+class Pong(ServerMessage, tag="pong"):
+    pass
+
+
+class Error(ServerMessage, tag="error"):
+    code: str
+    message: str
+
+
+# What a client may send.
+
+class ClientMessage(msgspec.Struct, tag_field="type", kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class Auth(ClientMessage, tag="auth"):
+    token: Annotated[str, msgspec.Meta(max_length=8192)]
+    since: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class Ping(ClientMessage, tag="ping"):
+    pass
+
+
+CLIENT_DECODER = msgspec.json.Decoder(Auth | Ping)
+_ENCODER = msgspec.json.Encoder()
+
+
+def encode(message: ServerMessage) -> str:
+    return _ENCODER.encode(message).decode()
+
+
+_CHANGE_TYPES: dict[str, type[NotificationDeleted | Read | Unread]] = {
+    "deleted": NotificationDeleted, "read": Read, "unread": Unread,
+}
+
+
+def message_for_event(kind: str, position: int, unread_count: int, ids: list[uuid.UUID],
+                      rows: dict[uuid.UUID, Notification]) -> ServerMessage | None:
+    """The message for one notification_events row, or None when nothing is left to show.
+
+    A 'created' or 'updated' event whose rows were deleted since is skipped: the
+    'deleted' event that removed them follows in the stream.
+    """
+    if kind == "created":
+        row = rows.get(ids[0]) if ids else None
+        if row is None:
+            return None
+        return NotificationCreated(position=position, unread_count=unread_count, notification=row)
+    if kind == "updated":
+        found = [rows[i] for i in ids if i in rows]
+        if not found:
+            return None
+        return NotificationUpdated(position=position, unread_count=unread_count,
+                                   ids=[n.id for n in found], notifications=found)
+    return _CHANGE_TYPES[kind](position=position, unread_count=unread_count, ids=ids)
