@@ -1,0 +1,579 @@
+// notifications-client.js — the ONE module that talks to the notifications service.
+//
+// It owns the WebSocket (backoff with full jitter, connect timeout, ping,
+// reconnect on `online` / tab visible), the stream position used to resume
+// without gaps or duplicates, the unread count, and the REST helpers.
+// The custom elements only subscribe to it. No DOM access at import time,
+// so it loads in Node (unit tests) and during server-side rendering.
+//
+// Protocol: docs/WEBSOCKET.md. Endpoints: docs/API.md. Usage: docs/WEB.md.
+
+/** Backoff and liveness defaults (milliseconds), after partysocket's. */
+export const DEFAULTS = Object.freeze({
+  initialDelay: 1000, // first retry waits up to this long
+  factor: 1.4, // each failed attempt multiplies the ceiling
+  maxDelay: 30000, // the ceiling never grows past this
+  connectTimeout: 4000, // open + `hello` must arrive within this
+  stableAfter: 5000, // the attempt counter resets only after this much uptime
+  pingInterval: 25000, // app-level ping (the server closes idle sockets after 75 s)
+  pongTimeout: 10000, // no traffic this long after a ping: the socket is dead
+});
+
+/** Message types that reflect a change at a stream position. */
+export const CHANGE_TYPES = Object.freeze([
+  "notification",
+  "notification_updated",
+  "notification_deleted",
+  "read",
+  "unread",
+]);
+
+const API_PATH = "/api/notifications";
+const WS_PATH = "/api/notifications/ws";
+const MARK_READ_BATCH = 500; // the API's limit per mark-read call
+
+/**
+ * Delay before reconnect attempt number `attempt` (0-based): "full jitter",
+ * uniform in [0, min(maxDelay, initialDelay * factor^attempt)).
+ * Spreading retries over the whole window keeps a fleet of tabs from
+ * stampeding the service when it comes back.
+ */
+export function backoffDelay(attempt, options = DEFAULTS, random = Math.random) {
+  const ceiling = Math.min(options.maxDelay, options.initialDelay * options.factor ** attempt);
+  return Math.floor(ceiling * random());
+}
+
+/** An HTTP error from the service: `status` and the service's `detail`. */
+export class NotificationsApiError extends Error {
+  constructor(status, detail) {
+    super(`notifications API ${status}: ${detail}`);
+    this.name = "NotificationsApiError";
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+const realTimers = {
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  clearTimeout: (id) => globalThis.clearTimeout(id),
+};
+
+function websocketUrlFor(baseUrl) {
+  const origin = baseUrl || (globalThis.location ? globalThis.location.origin : "");
+  const url = new URL(WS_PATH, origin);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+export class NotificationsClient {
+  /**
+   * @param {object} options
+   * @param {(opts?: {refresh?: boolean}) => string | Promise<string>} options.getToken
+   *   called on every (re)connect and REST call, so a refreshed token is always used.
+   * @param {string} [options.baseUrl] the service origin, e.g. "https://notify.example"; default: this page's.
+   * @param {string} [options.wsUrl] override the WebSocket URL.
+   * @param {typeof WebSocket} [options.WebSocket] injectable for tests.
+   * @param {typeof fetch | null} [options.fetch] injectable for tests.
+   * @param {{setTimeout: Function, clearTimeout: Function}} [options.timers] injectable clock.
+   * @param {() => number} [options.random] injectable jitter source.
+   * @param {() => number} [options.now] injectable wall clock.
+   * @param {EventTarget | null} [options.window] where `online` fires (default globalThis).
+   * @param {Document | null} [options.document] where `visibilitychange` fires.
+   * @param {typeof BroadcastChannel | null} [options.BroadcastChannel] null turns the tab relay off.
+   */
+  constructor(options) {
+    if (!options || typeof options.getToken !== "function") {
+      throw new TypeError("NotificationsClient needs a getToken() function");
+    }
+    this._getToken = options.getToken;
+    this._baseUrl = (options.baseUrl || "").replace(/\/+$/, "");
+    this._wsUrl = options.wsUrl || null;
+    this._WebSocket = options.WebSocket || globalThis.WebSocket;
+    this._fetch =
+      options.fetch === undefined ? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : null) : options.fetch;
+    this._timers = options.timers || realTimers;
+    this._random = options.random || Math.random;
+    this._now = options.now || Date.now;
+    this._window = options.window === undefined ? globalThis : options.window;
+    this._document = options.document === undefined ? globalThis.document || null : options.document;
+    this._Channel =
+      options.BroadcastChannel === undefined ? globalThis.BroadcastChannel || null : options.BroadcastChannel;
+    this._config = { ...DEFAULTS, ...(options.backoff || {}) };
+
+    this._listeners = new Set(); // every applied change, plus status/reset/resync
+    this._countListeners = new Set();
+    this._started = false;
+    this._socket = null;
+    this._generation = 0; // bumps on every new connection; stale callbacks check it
+    this._attempts = 0;
+    this._status = "idle"; // idle | connecting | open | waiting
+    this._timer = { reconnect: null, connect: null, stable: null, ping: null, pong: null };
+
+    this._userId = null;
+    this._applied = null; // last stream position applied (resume `since`)
+    this._shown = { position: null, unreadCount: null }; // freshest known count
+    this._channel = null;
+
+    this._onOnline = () => this.reconnectNow();
+    this._onVisibility = () => {
+      if (this._document && this._document.visibilityState === "visible") this.reconnectNow();
+    };
+  }
+
+  // ---- state --------------------------------------------------------------
+
+  /** The unread count from the freshest position seen (null until known). */
+  get unreadCount() {
+    return this._shown.unreadCount;
+  }
+
+  /** The last stream position applied from the socket (null before the first `hello`). */
+  get position() {
+    return this._applied;
+  }
+
+  /** "idle" | "connecting" | "open" | "waiting" (backing off). */
+  get status() {
+    return this._status;
+  }
+
+  get userId() {
+    return this._userId;
+  }
+
+  /**
+   * Listen to everything: applied change messages (`notification`, `read`, ...,
+   * exactly once each, in position order), `{type:"reset"}` when the stream was
+   * joined without replay, `{type:"resync"}` when the list must be reloaded, and
+   * `{type:"status", status}`. Returns an unsubscribe function.
+   */
+  subscribe(listener) {
+    this._listeners.add(listener);
+    return () => this._listeners.delete(listener);
+  }
+
+  /** Call `listener(count)` now (if known) and whenever the unread count changes. */
+  onUnreadCount(listener) {
+    this._countListeners.add(listener);
+    if (this._shown.unreadCount !== null) listener(this._shown.unreadCount);
+    return () => this._countListeners.delete(listener);
+  }
+
+  /**
+   * Record a count the caller read at `position` (a REST answer). It is shown
+   * only if no fresher one is known. It never moves the resume position:
+   * only applied socket messages do, so nothing in between is skipped.
+   */
+  noteCount(position, unreadCount) {
+    if (typeof position !== "number" || typeof unreadCount !== "number") return;
+    if (this._shown.position === null || position >= this._shown.position) {
+      this._setShown(position, unreadCount);
+    }
+  }
+
+  /**
+   * Before the first connection, start the stream at `position` (e.g. the
+   * `position` of a list the page just rendered) so the socket replays what
+   * came after it. Ignored once a position is known.
+   */
+  seed(position) {
+    if (this._applied === null && typeof position === "number") this._applied = position;
+  }
+
+  // ---- connection -----------------------------------------------------------
+
+  /** Connect and stay connected until stop(). Idempotent. */
+  start() {
+    if (this._started) return this;
+    this._started = true;
+    if (this._window && this._window.addEventListener) {
+      this._window.addEventListener("online", this._onOnline);
+    }
+    if (this._document && this._document.addEventListener) {
+      this._document.addEventListener("visibilitychange", this._onVisibility);
+    }
+    if (this._shown.unreadCount === null) {
+      // Show the badge even before (or without) the socket.
+      this.fetchUnreadCount().catch(() => {});
+    }
+    this._connect();
+    return this;
+  }
+
+  /** Close the socket and stop reconnecting. */
+  stop() {
+    this._started = false;
+    if (this._window && this._window.removeEventListener) {
+      this._window.removeEventListener("online", this._onOnline);
+    }
+    if (this._document && this._document.removeEventListener) {
+      this._document.removeEventListener("visibilitychange", this._onVisibility);
+    }
+    this._clearTimer("reconnect");
+    this._dropSocket(1000);
+    if (this._channel) {
+      this._channel.close();
+      this._channel = null;
+    }
+    this._setStatus("idle");
+  }
+
+  /** Reconnect at once (network back, tab visible); a live socket is probed with a ping. */
+  reconnectNow() {
+    if (!this._started) return;
+    if (this._socket) {
+      if (this._status === "open") this._sendPing();
+      return;
+    }
+    this._clearTimer("reconnect");
+    this._connect();
+  }
+
+  async _connect() {
+    if (!this._started || this._socket) return;
+    const generation = ++this._generation;
+    this._setStatus("connecting");
+    let token;
+    try {
+      token = await this._getToken();
+    } catch {
+      token = null;
+    }
+    if (generation !== this._generation || !this._started) return;
+    if (!token) {
+      this._scheduleReconnect();
+      return;
+    }
+    let socket;
+    try {
+      socket = new this._WebSocket(this._wsUrl || websocketUrlFor(this._baseUrl));
+    } catch {
+      this._scheduleReconnect();
+      return;
+    }
+    this._socket = socket;
+    const live = () => generation === this._generation && this._socket === socket;
+
+    this._setTimer("connect", this._config.connectTimeout, () => {
+      if (live()) this._lose(4408);
+    });
+    socket.onopen = () => {
+      if (!live()) return;
+      // The token travels in the first message, never in the URL (logs, proxies).
+      const auth = { type: "auth", token };
+      if (this._applied !== null) auth.since = this._applied;
+      socket.send(JSON.stringify(auth));
+    };
+    socket.onmessage = (event) => {
+      if (live()) this._receive(event.data);
+    };
+    socket.onerror = () => {}; // a close event always follows
+    socket.onclose = () => {
+      if (live()) this._lose();
+    };
+  }
+
+  /** The socket is gone (closed, timed out, dead): clean up and back off. */
+  _lose(code) {
+    this._dropSocket(code);
+    if (this._started) this._scheduleReconnect();
+  }
+
+  _dropSocket(code = 1000) {
+    for (const name of ["connect", "stable", "ping", "pong"]) this._clearTimer(name);
+    const socket = this._socket;
+    this._socket = null;
+    this._generation++;
+    if (socket) {
+      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+      try {
+        socket.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000);
+      } catch {
+        // closing a socket that never opened may throw in some engines
+      }
+    }
+  }
+
+  _scheduleReconnect() {
+    const delay = backoffDelay(this._attempts, this._config, this._random);
+    this._attempts += 1;
+    this._setStatus("waiting");
+    this._setTimer("reconnect", delay, () => this._connect());
+  }
+
+  _sendPing() {
+    if (!this._socket || this._status !== "open") return;
+    try {
+      this._socket.send(JSON.stringify({ type: "ping" }));
+    } catch {
+      this._lose();
+      return;
+    }
+    if (this._timer.pong === null) {
+      this._setTimer("pong", this._config.pongTimeout, () => this._lose(4408));
+    }
+  }
+
+  _schedulePing() {
+    this._setTimer("ping", this._config.pingInterval, () => {
+      this._sendPing();
+      this._schedulePing();
+    });
+  }
+
+  // ---- messages ---------------------------------------------------------------
+
+  _receive(data) {
+    this._clearTimer("pong"); // any traffic proves the socket is alive
+    if (data === "pong") return;
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return;
+    }
+    if (!message || typeof message !== "object") return;
+    switch (message.type) {
+      case "hello":
+        this._onHello(message);
+        break;
+      case "resync":
+        this._applied = message.position;
+        this._setShown(message.position, message.unread_count);
+        this._emit({ type: "resync", position: message.position, unread_count: message.unread_count });
+        break;
+      case "pong":
+      case "error":
+        break;
+      default:
+        if (CHANGE_TYPES.includes(message.type)) this._applyChange(message, true);
+    }
+  }
+
+  _onHello(message) {
+    this._clearTimer("connect");
+    this._setStatus("open");
+    // Only a connection that stayed up a while proves the service is healthy.
+    this._setTimer("stable", this._config.stableAfter, () => {
+      this._attempts = 0;
+    });
+    this._schedulePing();
+    if (this._userId !== null && this._userId !== message.user_id) {
+      this._applied = null; // a different user: nothing of the old stream applies
+      this._shown = { position: null, unreadCount: null };
+    }
+    this._userId = message.user_id;
+    this._openChannel();
+    this.noteCount(message.position, message.unread_count);
+    if (this._applied === null) {
+      // Joined without replay: whoever holds a list older than this must reload it.
+      this._applied = message.position;
+      this._emit({ type: "reset", position: message.position, unread_count: message.unread_count });
+    }
+    // With `since`, the replay of (since, position] follows as ordinary messages.
+  }
+
+  /** Apply one change exactly once: anything at or below the applied position is a duplicate. */
+  _applyChange(message, fromSocket) {
+    if (typeof message.position !== "number") return;
+    if (this._applied !== null && message.position <= this._applied) return;
+    this._applied = message.position;
+    this.noteCount(message.position, message.unread_count);
+    this._emit(message);
+    if (fromSocket && this._channel) {
+      try {
+        this._channel.postMessage({ kind: "change", message });
+      } catch {
+        // a closed channel: other tabs still have their own sockets
+      }
+    }
+  }
+
+  /**
+   * Tabs agree: every tab keeps its own socket (the service sends each change
+   * to every socket of the user), and each tab also relays what it applied to
+   * the others over a BroadcastChannel, so a tab whose socket is reconnecting
+   * still updates at once. A relayed change is applied only if it is the very
+   * next position: applying a later one could make this tab drop, as a
+   * "duplicate", an earlier change its own socket has not delivered yet.
+   */
+  _openChannel() {
+    if (!this._Channel || this._channel) return;
+    try {
+      this._channel = new this._Channel(`notifications-v1:${this._baseUrl}:${this._userId}`);
+    } catch {
+      this._channel = null;
+      return;
+    }
+    this._channel.onmessage = (event) => {
+      const data = event.data;
+      if (!data || data.kind !== "change" || !data.message) return;
+      if (this._applied !== null && data.message.position === this._applied + 1) {
+        this._applyChange(data.message, false);
+      }
+    };
+  }
+
+  _emit(event) {
+    for (const listener of [...this._listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        // one broken subscriber must not starve the others
+        globalThis.queueMicrotask?.(() => {
+          throw error;
+        });
+      }
+    }
+  }
+
+  _setShown(position, unreadCount) {
+    const changed = this._shown.unreadCount !== unreadCount;
+    this._shown = { position, unreadCount };
+    if (!changed) return;
+    for (const listener of [...this._countListeners]) {
+      try {
+        listener(unreadCount);
+      } catch {
+        // see _emit
+      }
+    }
+  }
+
+  _setStatus(status) {
+    if (this._status === status) return;
+    this._status = status;
+    this._emit({ type: "status", status });
+  }
+
+  _setTimer(name, ms, fn) {
+    this._clearTimer(name);
+    this._timer[name] = this._timers.setTimeout(() => {
+      this._timer[name] = null;
+      fn();
+    }, ms);
+  }
+
+  _clearTimer(name) {
+    if (this._timer[name] !== null) {
+      this._timers.clearTimeout(this._timer[name]);
+      this._timer[name] = null;
+    }
+  }
+
+  // ---- REST (docs/API.md) -------------------------------------------------------
+
+  async _request(method, path, { query, body } = {}) {
+    if (!this._fetch) throw new Error("no fetch available");
+    let url = `${this._baseUrl}${API_PATH}${path}`;
+    if (query) {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined && value !== null) params.set(key, String(value));
+      }
+      const text = params.toString();
+      if (text) url += `?${text}`;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const token = await this._getToken(attempt ? { refresh: true } : undefined);
+      const headers = { Authorization: `Bearer ${token}` };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const response = await this._fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (response.status === 401 && attempt === 0) continue; // once more with a fresh token
+      if (!response.ok) {
+        let detail = response.statusText;
+        try {
+          detail = (await response.json()).detail ?? detail;
+        } catch {
+          // not JSON
+        }
+        throw new NotificationsApiError(response.status, detail);
+      }
+      if (response.status === 204) return null;
+      const data = await response.json();
+      if (data && typeof data.position === "number") this.noteCount(data.position, data.unread_count);
+      return data;
+    }
+  }
+
+  /** GET / — newest first: `{notifications, next_cursor, unread_count, position}`. */
+  listNotifications({ limit, cursor, unreadOnly } = {}) {
+    return this._request("GET", "/", {
+      query: { limit, cursor, unread_only: unreadOnly ? "true" : undefined },
+    });
+  }
+
+  /** GET /groups — the grouped view. */
+  listGroups({ limit, windowHours } = {}) {
+    return this._request("GET", "/groups", { query: { limit, window_hours: windowHours } });
+  }
+
+  /** GET /unread-count — `{unread_count, position}`. */
+  fetchUnreadCount() {
+    return this._request("GET", "/unread-count");
+  }
+
+  /** POST /mark-read with the ids the user was actually shown (batched by 500). */
+  async markRead(ids) {
+    const unique = [...new Set(ids)];
+    let result = { marked: 0, unread_count: this.unreadCount, position: this._shown.position };
+    for (let i = 0; i < unique.length; i += MARK_READ_BATCH) {
+      const answer = await this._request("POST", "/mark-read", { body: unique.slice(i, i + MARK_READ_BATCH) });
+      result = { ...answer, marked: result.marked + answer.marked };
+    }
+    return result;
+  }
+
+  /** POST /mark-all-read; with `upTo`, only notifications at or below that position. */
+  markAllRead(upTo) {
+    return this._request("POST", "/mark-all-read", {
+      body: typeof upTo === "number" ? { up_to: upTo } : undefined,
+    });
+  }
+
+  /** DELETE /{id}. */
+  deleteNotification(id) {
+    return this._request("DELETE", `/${encodeURIComponent(id)}`);
+  }
+
+  /** GET /preferences. */
+  getPreferences() {
+    return this._request("GET", "/preferences");
+  }
+
+  /** PUT /preferences with any subset of the fields; returns the full object. */
+  updatePreferences(changes) {
+    return this._request("PUT", "/preferences", { body: changes });
+  }
+}
+
+// ---- one shared client per page ----------------------------------------------------
+
+let defaultClient = null;
+const waiting = [];
+
+/** Make `client` the one the elements use (call once, early). */
+export function setDefaultClient(client) {
+  defaultClient = client;
+  for (const resolve of waiting.splice(0)) resolve(client);
+  return client;
+}
+
+/** Create, start and register the page's client: `configureNotifications({getToken})`. */
+export function configureNotifications(options) {
+  return setDefaultClient(new NotificationsClient(options).start());
+}
+
+/** The registered client, or null. */
+export function getDefaultClient() {
+  return defaultClient;
+}
+
+/** Resolves with the registered client as soon as there is one. */
+export function whenDefaultClient() {
+  return defaultClient ? Promise.resolve(defaultClient) : new Promise((resolve) => waiting.push(resolve));
+}
