@@ -67,13 +67,13 @@ SIZES = {
 
 SEED_USERS = """
 INSERT INTO users (handle, avatar_url)
-SELECT 'user' || g, 'https://avatars.example/' || g || '.png' FROM generate_series(1, %(users)s) g
+SELECT 'user' || g, 'https://avatars.example/' || g || '.png' FROM generate_series(1, %(users)s::int) g
 """
 # Post p belongs to user 1 + (p - 1) % users, so pgbench can compute the owner.
 SEED_POSTS = """
 INSERT INTO posts (owner_id, title, art_url)
-SELECT 1 + (g - 1) %% %(users)s, 'Artwork ' || g, 'https://art.example/' || g || '.png'
-  FROM generate_series(1, %(posts)s) g
+SELECT 1 + (g - 1) %% %(users)s::int, 'Artwork ' || g, 'https://art.example/' || g || '.png'
+  FROM generate_series(1, %(posts)s::int) g
 """
 
 # pgbench scripts. Post p belongs to user 1 + (p - 1) % nusers; the actor is
@@ -109,19 +109,19 @@ BULK = {
     "reaction": """
 INSERT INTO reactions (post_id, user_id, emoji)
 SELECT p, actor, '🔥'
-  FROM generate_series(1, %(rows)s) g,
-       LATERAL (SELECT 1 + (g * 7919) %% %(posts)s AS p) post,
-       LATERAL (SELECT 1 + (post.p - 1) %% %(users)s AS owner) o,
-       LATERAL (SELECT 1 + (o.owner + g %% (%(users)s - 1)) %% %(users)s AS actor) a
+  FROM generate_series(1, %(rows)s::int) g,
+       LATERAL (SELECT 1 + (g * 7919) %% %(posts)s::int AS p) post,
+       LATERAL (SELECT 1 + (post.p - 1) %% %(users)s::int AS owner) o,
+       LATERAL (SELECT 1 + (o.owner + g %% (%(users)s::int - 1)) %% %(users)s::int AS actor) a
 """,
     "comment": """
 INSERT INTO comments (id, post_id, author_id, body)
 SELECT gen_random_uuid(), p, actor,
        'What a lovely use of colour, I keep coming back to this one. Is it a print?'
-  FROM generate_series(1, %(rows)s) g,
-       LATERAL (SELECT 1 + (g * 7919) %% %(posts)s AS p) post,
-       LATERAL (SELECT 1 + (post.p - 1) %% %(users)s AS owner) o,
-       LATERAL (SELECT 1 + (o.owner + g %% (%(users)s - 1)) %% %(users)s AS actor) a
+  FROM generate_series(1, %(rows)s::int) g,
+       LATERAL (SELECT 1 + (g * 7919) %% %(posts)s::int AS p) post,
+       LATERAL (SELECT 1 + (post.p - 1) %% %(users)s::int AS owner) o,
+       LATERAL (SELECT 1 + (o.owner + g %% (%(users)s::int - 1)) %% %(users)s::int AS actor) a
 """,
 }
 
