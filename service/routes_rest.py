@@ -16,6 +16,7 @@ from service.auth import Caller, provide_caller
 from service.cursor import CursorError, decode_cursor, encode_cursor
 from service.grouping import list_groups
 from service.schemas import (
+    MAX_MARK_READ_IDS,
     GroupPage,
     MarkAllReadRequest,
     MarkReadResult,
@@ -71,6 +72,8 @@ class NotificationsController(Controller):
     @post("/mark-read", status_code=200, summary="Mark some notifications read (at most 500 ids)")
     async def mark_read(self, caller: Caller, pool: AsyncConnectionPool[Any],
                         data: NotificationIds) -> MarkReadResult:
+        if len(data) > MAX_MARK_READ_IDS:
+            raise ValidationException(detail=f"at most {MAX_MARK_READ_IDS} ids per request")
         ids = list(dict.fromkeys(data))
 
         async def work(conn: store.AConn) -> MarkReadResult:

@@ -101,7 +101,7 @@ class GroupPage(msgspec.Struct, kw_only=True):
     position: int
 
 
-class HealthStatus(msgspec.Struct, kw_only=True):
+class HealthStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: Literal["ok", "unavailable"]
     database: bool | None = None
     listener: bool | None = None

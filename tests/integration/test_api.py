@@ -1,0 +1,208 @@
+"""The HTTP API against a real service process: auth, listing, cursors, marking, deleting."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.hostdata import add_post, react
+from tests.integration.service_fixtures import db, new_user, service, shared_database_url
+from tests.servers import RunningService
+from tests.tokens import make_token
+
+__all__ = ["db", "service", "shared_database_url"]
+pytestmark = pytest.mark.timeout(60)
+API = "/api/notifications"
+
+
+def client(svc: RunningService, user_id: int | None = None, token: str | None = None
+           ) -> httpx.Client:
+    headers = {}
+    if token is None and user_id is not None:
+        token = make_token(user_id, svc.secret)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.Client(base_url=svc.base_url + API, headers=headers, timeout=10)
+
+
+def bulk_reactions(conn: psycopg.Connection[Any], post_id: int, actor: int, count: int) -> None:
+    """`count` reactions in ONE transaction, so every notification has the same created_at."""
+    conn.execute(
+        "INSERT INTO reactions (post_id, user_id, emoji)"
+        " SELECT %s, %s, 'e' || g FROM generate_series(1, %s) g", (post_id, actor, count))
+
+
+@pytest.mark.parametrize("header", [
+    None, "Bearer", "Basic abc", "Bearer not.a.jwt", "Bearer " + "a" * 9000,
+])
+def test_missing_or_malformed_token_is_401(service: RunningService, header: str | None) -> None:
+    """Requests without a usable bearer token get 401 with a message, never 500."""
+    headers = {"Authorization": header} if header is not None else {}
+    response = httpx.get(service.base_url + API + "/", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["detail"]
+
+
+def test_expired_forged_and_claimless_tokens_are_401(service: RunningService) -> None:
+    """Expired, wrongly signed, exp-less and non-integer user_id tokens are all refused."""
+    import jwt
+
+    cases = {
+        "token expired": make_token(1, service.secret, ttl=-10),
+        "invalid token signature": make_token(1, "another-secret-another-secret-123"),
+        "token has no exp claim": jwt.encode({"user_id": 1}, service.secret, algorithm="HS256"),
+        "token has no integer user_id claim": make_token("1", service.secret),
+    }
+    for detail, token in cases.items():
+        with client(service, token=token) as c:
+            response = c.get("/unread-count")
+        assert response.status_code == 401, detail
+        assert response.json()["detail"] == detail
+
+
+def test_list_pages_never_skip_or_repeat_with_tied_timestamps(
+        service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """Cursor pages over notifications sharing one created_at cover every row exactly once."""
+    owner, actor = new_user(db), new_user(db)
+    post = add_post(db, owner)
+    bulk_reactions(db, post, actor, 25)
+    seen: list[str] = []
+    with client(service, owner) as c:
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 7}
+            if cursor:
+                params["cursor"] = cursor
+            page = c.get("/", params=params).json()
+            seen.extend(n["id"] for n in page["notifications"])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    assert len(seen) == 25 and len(set(seen)) == 25
+    created = {r[0] for r in db.execute(
+        "SELECT created_at FROM notifications WHERE user_id = %s", (owner,))}
+    assert len(created) == 1
+
+
+def test_list_shape_order_and_unread_only(service: RunningService,
+                                          db: psycopg.Connection[Any]) -> None:
+    """The list is newest first, carries position and count, and unread_only filters."""
+    owner, actor = new_user(db), new_user(db, "actor")
+    post = add_post(db, owner, "Sunset")
+    first = react(db, post, actor, "🔥")
+    react(db, post, actor, "❤️")
+    assert first
+    with client(service, owner) as c:
+        page = c.get("/").json()
+        assert [n["emoji"] for n in page["notifications"]] == ["❤️", "🔥"]
+        assert page["unread_count"] == 2 and page["position"] == 2
+        assert page["next_cursor"] is None
+        n = page["notifications"][0]
+        assert "actor_ip" not in n and n["content_title"] == "Sunset"
+        assert n["actor_handle"].startswith("actor_")
+        c.post("/mark-read", json=[page["notifications"][1]["id"]])
+        unread = c.get("/", params={"unread_only": "true"}).json()
+        assert [x["emoji"] for x in unread["notifications"]] == ["❤️"]
+        assert c.get("/unread-count").json() == {"unread_count": 1, "position": 3}
+
+
+@pytest.mark.parametrize("params", [
+    {"cursor": "!!!"}, {"cursor": "djE6"}, {"cursor": "djI6NQ"}, {"cursor": "djE6LTE"},
+    {"cursor": "x" * 100}, {"limit": 0}, {"limit": 201}, {"limit": "ten"},
+    {"unread_only": "maybe"},
+])
+def test_bad_list_parameters_are_400(service: RunningService, db: psycopg.Connection[Any],
+                                     params: dict[str, Any]) -> None:
+    """Malformed cursors, out-of-range limits and non-boolean flags get 400."""
+    with client(service, new_user(db)) as c:
+        response = c.get("/", params=params)
+    assert response.status_code == 400, response.text
+
+
+def test_mark_read_bounds_and_validation(service: RunningService,
+                                         db: psycopg.Connection[Any]) -> None:
+    """mark-read takes at most 500 UUIDs in a JSON array; anything else is 400."""
+    with client(service, new_user(db)) as c:
+        ok = c.post("/mark-read", json=[str(uuid.uuid4()) for _ in range(500)])
+        assert ok.status_code == 200 and ok.json()["marked"] == 0
+        assert c.post("/mark-read", json=[str(uuid.uuid4()) for _ in range(501)]).status_code == 400
+        assert c.post("/mark-read", json=["not-a-uuid"]).status_code == 400
+        assert c.post("/mark-read", json={"ids": []}).status_code == 400
+        assert c.post("/mark-read", content=b"[", headers={
+            "content-type": "application/json"}).status_code == 400
+        assert c.post("/mark-read", json=[]).json()["marked"] == 0
+
+
+def test_oversized_body_is_413(service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """A body over the size limit is refused before parsing."""
+    with client(service, new_user(db)) as c:
+        response = c.post("/mark-read", content=b"[" + b'"x",' * 40000 + b'"x"]',
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_mark_all_read_up_to_leaves_later_notifications_unread(
+        service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """mark-all-read with up_to marks only what the client had seen, not what came after."""
+    owner, actor = new_user(db), new_user(db)
+    post = add_post(db, owner)
+    react(db, post, actor, "a")
+    react(db, post, actor, "b")
+    with client(service, owner) as c:
+        seen = c.get("/").json()["position"]
+        react(db, post, actor, "c")  # arrives after the client looked
+        result = c.post("/mark-all-read", json={"up_to": seen}).json()
+        assert result["marked"] == 2 and result["unread_count"] == 1
+        unread = c.get("/", params={"unread_only": True}).json()["notifications"]
+        assert [n["emoji"] for n in unread] == ["c"]
+        assert c.post("/mark-all-read", json={"up_to": -1}).status_code == 400
+        assert c.post("/mark-all-read", json={"upto": 3}).status_code == 400
+        everything = c.post("/mark-all-read").json()
+        assert everything["marked"] == 1 and everything["unread_count"] == 0
+
+
+def test_delete_statuses(service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """Delete answers 204 once, then 404; a malformed id gets 400."""
+    owner, actor = new_user(db), new_user(db)
+    react(db, add_post(db, owner), actor)
+    with client(service, owner) as c:
+        nid = c.get("/").json()["notifications"][0]["id"]
+        assert c.delete(f"/{nid}").status_code == 204
+        assert c.delete(f"/{nid}").status_code == 404
+        assert c.delete("/not-a-uuid").status_code == 400
+        assert c.get("/unread-count").json()["unread_count"] == 0
+
+
+def test_preferences_roundtrip_and_validation(service: RunningService,
+                                              db: psycopg.Connection[Any]) -> None:
+    """PUT changes only the given switches; unknown fields and non-booleans get 400."""
+    with client(service, new_user(db)) as c:
+        assert c.get("/preferences").json() == {
+            "reactions_on_posts": True, "comments_on_posts": True,
+            "reactions_on_blog_posts": True, "comments_on_blog_posts": True,
+            "aggregate_same_type": True}
+        changed = c.put("/preferences", json={"comments_on_posts": False}).json()
+        assert changed["comments_on_posts"] is False and changed["reactions_on_posts"] is True
+        assert c.get("/preferences").json() == changed
+        assert c.put("/preferences", json={"colour": "red"}).status_code == 400
+        assert c.put("/preferences", json={"comments_on_posts": "no"}).status_code == 400
+        assert c.put("/preferences", json=[1]).status_code == 400
+    with client(service, 10_000_000) as ghost:
+        assert ghost.put("/preferences", json={"aggregate_same_type": False}).status_code == 404
+
+
+def test_health_metrics_and_schema(service: RunningService) -> None:
+    """Liveness, readiness, Prometheus metrics and the OpenAPI schema need no token."""
+    base = service.base_url
+    assert httpx.get(base + "/health/live").json() == {"status": "ok"}
+    assert httpx.get(base + "/health/ready").json() == {
+        "status": "ok", "database": True, "listener": True}
+    metrics = httpx.get(base + "/metrics").text
+    assert "notifications_ws_open_sockets{" in metrics
+    assert "notifications_delivery_lag_seconds_bucket{" in metrics
+    schema = httpx.get(base + "/schema/openapi.json").json()
+    assert "/api/notifications/mark-read" in schema["paths"]
