@@ -1,0 +1,192 @@
+"""The WebSocket protocol against a real service: auth, replay, live changes, housekeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.hostdata import add_post, react
+from tests.integration.service_fixtures import db, new_user, service, shared_database_url
+from tests.integration.ws_client import close_code, connect, no_message, recv_json
+from tests.servers import RunningService
+from tests.tokens import make_token
+
+__all__ = ["db", "service", "shared_database_url"]
+pytestmark = pytest.mark.timeout(60)
+
+
+def owner_with_post(db: psycopg.Connection[Any]) -> tuple[int, int, int]:
+    owner, actor = new_user(db), new_user(db, "actor")
+    return owner, actor, add_post(db, owner)
+
+
+async def test_auth_by_first_message(service: RunningService,
+                                     db: psycopg.Connection[Any]) -> None:
+    """A client that sends {"type": "auth"} first gets hello and then live notifications."""
+    owner, actor, post = owner_with_post(db)
+    async with connect(service.ws_url) as ws:
+        await ws.send(json.dumps({"type": "auth", "token": make_token(owner, service.secret)}))
+        assert (await recv_json(ws))["type"] == "hello"
+        react(db, post, actor)
+        assert (await recv_json(ws))["type"] == "notification"
+
+
+async def test_auth_by_subprotocol(service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """A bearer.<jwt> subprotocol authenticates and the server answers notifications.v1."""
+    owner, _, _ = owner_with_post(db)
+    token = make_token(owner, service.secret)
+    async with connect(service.ws_url,
+                       subprotocols=["notifications.v1", f"bearer.{token}"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "notifications.v1"
+        assert (await recv_json(ws))["user_id"] == owner
+
+
+@pytest.mark.parametrize("how", ["query", "message", "subprotocol"])
+async def test_bad_tokens_close_4401(service: RunningService, how: str) -> None:
+    """Forged, expired and malformed tokens close the socket with 4401, however sent."""
+    for token in (make_token(1, "wrong-secret-wrong-secret-wrong-1"),
+                  make_token(1, service.secret, ttl=-5), "garbage"):
+        if how == "query":
+            ws_cm = connect(f"{service.ws_url}?token={token}")
+        elif how == "subprotocol":
+            ws_cm = connect(service.ws_url, subprotocols=[  # type: ignore[list-item]
+                "notifications.v1", f"bearer.{token}"])
+        else:
+            ws_cm = connect(service.ws_url)
+        async with ws_cm as ws:
+            if how == "message":
+                await ws.send(json.dumps({"type": "auth", "token": token}))
+            assert await close_code(ws) == 4401
+
+
+async def test_first_message_must_be_auth(service: RunningService) -> None:
+    """A first message that is not auth closes with 4401; one that is not JSON with 4400."""
+    async with connect(service.ws_url) as ws:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await close_code(ws) == 4401
+    async with connect(service.ws_url) as ws:
+        await ws.send("{not json")
+        assert await close_code(ws) == 4400
+    async with connect(f"{service.ws_url}?token=x&since=-3") as ws:
+        assert await close_code(ws) == 4400
+
+
+async def test_ping_pong_and_bad_messages(service: RunningService,
+                                          db: psycopg.Connection[Any]) -> None:
+    """Text ping gets text pong, JSON ping gets JSON pong, junk gets an error and the socket stays."""
+    owner, _, _ = owner_with_post(db)
+    async with connect(f"{service.ws_url}?token={make_token(owner, service.secret)}") as ws:
+        await recv_json(ws)
+        await ws.send("ping")
+        assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+        await ws.send(json.dumps({"type": "ping"}))
+        assert await recv_json(ws) == {"type": "pong"}
+        await ws.send("[1, 2]")
+        assert (await recv_json(ws))["type"] == "error"
+        await ws.send(json.dumps({"type": "auth", "token": "x"}))
+        assert (await recv_json(ws))["code"] == "already_authenticated"
+        await ws.send("ping")
+        assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+
+
+async def test_oversized_client_message_closes_4400(service: RunningService,
+                                                    db: psycopg.Connection[Any]) -> None:
+    """A client message over the size limit closes the socket with 4400."""
+    owner, _, _ = owner_with_post(db)
+    async with connect(f"{service.ws_url}?token={make_token(owner, service.secret)}") as ws:
+        await recv_json(ws)
+        await ws.send("x" * 5000)
+        assert await close_code(ws) == 4400
+
+
+async def test_replay_since_then_live_without_gap_or_duplicate(
+        service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """With since, the changes after it are replayed in order, then live ones follow, once each."""
+    owner, actor, post = owner_with_post(db)
+    reaction = react(db, post, actor, "a")
+    react(db, post, actor, "b")
+    db.execute("DELETE FROM reactions WHERE id = %s", (reaction,))  # retraction: position 3
+    react(db, post, actor, "c")  # position 4
+    token = make_token(owner, service.secret)
+    async with connect(f"{service.ws_url}?token={token}&since=1") as ws:
+        hello = await recv_json(ws)
+        assert hello["position"] == 4 and hello["unread_count"] == 2
+        replayed = [await recv_json(ws) for _ in range(3)]
+        assert [(m["type"], m["position"]) for m in replayed] == [
+            ("notification", 2), ("notification_deleted", 3), ("notification", 4)]
+        assert replayed[0]["notification"]["emoji"] == "b"
+        react(db, post, actor, "d")
+        live = await recv_json(ws)
+        assert (live["type"], live["position"], live["unread_count"]) == ("notification", 5, 3)
+        assert await no_message(ws)
+
+
+async def test_since_zero_replays_a_created_then_retracted_notification_as_deletion_only(
+        service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """A notification retracted before it was sent is skipped; its deletion still comes."""
+    owner, actor, post = owner_with_post(db)
+    reaction = react(db, post, actor, "a")
+    db.execute("DELETE FROM reactions WHERE id = %s", (reaction,))
+    async with connect(f"{service.ws_url}?token={make_token(owner, service.secret)}&since=0") as ws:
+        assert (await recv_json(ws))["position"] == 2
+        deleted = await recv_json(ws)
+        assert (deleted["type"], deleted["position"], deleted["unread_count"]) == (
+            "notification_deleted", 2, 0)
+
+
+async def test_resync_when_since_is_ahead_or_too_old(service: RunningService,
+                                                     db: psycopg.Connection[Any]) -> None:
+    """since ahead of the stream, or older than the oldest kept change, gets resync."""
+    owner, actor, post = owner_with_post(db)
+    for emoji in "abc":
+        react(db, post, actor, emoji)
+    token = make_token(owner, service.secret)
+    async with connect(f"{service.ws_url}?token={token}&since=99") as ws:
+        await recv_json(ws)
+        assert await recv_json(ws) == {"type": "resync", "position": 3, "unread_count": 3}
+    db.execute("DELETE FROM notification_events WHERE user_id = %s AND seq <= 2", (owner,))
+    async with connect(f"{service.ws_url}?token={token}&since=1") as ws:
+        await recv_json(ws)
+        assert (await recv_json(ws))["type"] == "resync"
+        assert await no_message(ws)
+    async with connect(f"{service.ws_url}?token={token}&since=2") as ws:
+        await recv_json(ws)
+        assert (await recv_json(ws))["position"] == 3
+
+
+async def test_read_in_one_tab_updates_the_others(service: RunningService,
+                                                  db: psycopg.Connection[Any]) -> None:
+    """Marking read over REST sends `read` with the new count to every socket of the user."""
+    owner, actor, post = owner_with_post(db)
+    react(db, post, actor)
+    token = make_token(owner, service.secret)
+    async with connect(f"{service.ws_url}?token={token}") as tab1, \
+            connect(f"{service.ws_url}?token={token}") as tab2:
+        await recv_json(tab1)
+        await recv_json(tab2)
+        result = httpx.post(service.base_url + "/api/notifications/mark-all-read",
+                            headers={"Authorization": f"Bearer {token}"}).json()
+        for tab in (tab1, tab2):
+            message = await recv_json(tab)
+            assert (message["type"], message["unread_count"]) == ("read", 0)
+            assert message["position"] == result["position"] == 2
+
+
+async def test_other_users_changes_never_reach_a_socket(service: RunningService,
+                                                        db: psycopg.Connection[Any]) -> None:
+    """A socket receives only its own user's changes (the socket half of the IDOR matrix)."""
+    a, actor, post_a = owner_with_post(db)
+    b, _, post_b = owner_with_post(db)
+    async with connect(f"{service.ws_url}?token={make_token(a, service.secret)}&since=0") as ws:
+        await recv_json(ws)
+        react(db, post_b, actor)
+        react(db, post_a, actor, "mine")
+        message = await recv_json(ws)
+        assert message["notification"]["emoji"] == "mine"
+        assert await no_message(ws)
+    assert b != a
