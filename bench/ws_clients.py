@@ -1,0 +1,212 @@
+"""One WebSocket client process: holds thousands of sockets, one user each.
+
+Started by `Fleet` (bench/ws_fleet.py) with the multiprocessing "spawn"
+method, and driven through a pipe with small commands. Each socket behaves
+as the project's browser client does (web/notifications-client.js): it
+authenticates with a token, applies messages in position order and drops
+any whose position it has already applied, sends `ping` every 25 s, and,
+when the socket closes, reconnects after a full-jitter backoff (uniform in
+[0, min(30 s, 1 s × 1.4^attempt))) with `since` = the last applied position.
+
+Everything is timed with time.monotonic(), which on Linux is one clock for
+every process, so receipt times compare directly with the writer's commit
+times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+
+from bench.service_process import make_token, raise_open_files
+
+PING_EVERY = 25.0
+CONNECT_TIMEOUT = 4.0
+INITIAL_DELAY, FACTOR, MAX_DELAY = 1.0, 1.4, 30.0
+
+
+@dataclass
+class SocketState:
+    user_id: int
+    position: int | None = None
+    connected: bool = False
+    hello_at: float | None = None  # last hello received (monotonic)
+    connects: int = 0
+    connect_times: list[float] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Counters:
+    notifications: int = 0
+    duplicates: int = 0  # the same notification applied twice on one socket
+    stale: int = 0  # position already applied: dropped, as the protocol says
+    gaps: int = 0  # a position skipped (no retraction in this workload: a lost change)
+    closes: dict[int, int] = field(default_factory=dict)
+    connect_failures: int = 0
+    other: dict[str, int] = field(default_factory=dict)
+
+
+class ClientProcess:
+    def __init__(self, ws_url: str, users: list[int], reconnect: bool) -> None:
+        self.ws_url = ws_url
+        self.sockets = {u: SocketState(u) for u in users}
+        self.reconnect = reconnect
+        self.counters = Counters()
+        # comment_id -> (user_id, receipt time); comment ids are unique per write
+        self.receipts: dict[str, tuple[int, float]] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+        self.stopping = False
+        self.rng = random.Random()
+
+    async def run_socket(self, state: SocketState, gate: asyncio.Semaphore | None) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+        attempt = 0
+        token = make_token(state.user_id)
+        while not self.stopping:
+            url = f"{self.ws_url}?token={token}"
+            if state.position is not None:
+                url += f"&since={state.position}"
+            started = time.monotonic()
+            try:
+                if gate is not None:
+                    await gate.acquire()
+                try:
+                    ws = await connect(url, ping_interval=None, open_timeout=CONNECT_TIMEOUT,
+                                       close_timeout=2, max_queue=None)
+                    raw = await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT)
+                finally:
+                    if gate is not None:
+                        gate.release()
+                        gate = None  # only the first connect is paced
+                self.on_message(state, raw, started)
+                attempt = 0
+                pinger = asyncio.create_task(self.ping_forever(ws))
+                try:
+                    async for raw in ws:
+                        self.on_message(state, raw, started)
+                finally:
+                    pinger.cancel()
+                code = ws.close_code or 1006
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd else 1006
+            except (OSError, TimeoutError, InvalidHandshake):
+                self.counters.connect_failures += 1
+                code = 0
+            state.connected = False
+            if code:
+                self.counters.closes[code] = self.counters.closes.get(code, 0) + 1
+            if not self.reconnect or self.stopping:
+                return
+            ceiling = min(MAX_DELAY, INITIAL_DELAY * FACTOR ** attempt)
+            attempt += 1
+            await asyncio.sleep(self.rng.uniform(0, ceiling))
+
+    async def ping_forever(self, ws: Any) -> None:
+        await asyncio.sleep(self.rng.uniform(0, PING_EVERY))
+        while True:
+            with contextlib.suppress(Exception):
+                await ws.send("ping")
+            await asyncio.sleep(PING_EVERY)
+
+    def on_message(self, state: SocketState, raw: str | bytes, started: float) -> None:
+        now = time.monotonic()
+        if raw == "pong":
+            return
+        message = msgspec.json.decode(raw)
+        kind = message.get("type")
+        if kind == "hello":
+            state.connects += 1
+            state.connected = True
+            state.hello_at = now
+            state.connect_times.append(now - started)
+            if state.position is None:
+                state.position = int(message["position"])
+            return
+        if kind == "notification":
+            position = int(message["position"])
+            if state.position is not None and position <= state.position:
+                self.counters.stale += 1
+                return
+            if state.position is not None and position != state.position + 1:
+                self.counters.gaps += 1
+            state.position = position
+            notification = message["notification"]
+            self.counters.notifications += 1
+            comment_id = notification.get("comment_id") or notification["id"]
+            if comment_id in state.seen_ids:
+                self.counters.duplicates += 1
+            state.seen_ids.add(comment_id)
+            self.receipts[comment_id] = (state.user_id, now)
+            return
+        if kind == "resync":
+            self.counters.other["resync"] = self.counters.other.get("resync", 0) + 1
+            state.position = int(message["position"])
+            return
+        self.counters.other[str(kind)] = self.counters.other.get(str(kind), 0) + 1
+
+    def status(self) -> dict[str, Any]:
+        connected = [s for s in self.sockets.values() if s.connected]
+        return {"sockets": len(self.sockets), "connected": len(connected),
+                "notifications": self.counters.notifications}
+
+    def report(self, since: float) -> dict[str, Any]:
+        """Everything measured; receipts after `since` (monotonic)."""
+        return {
+            "sockets": len(self.sockets),
+            "connected": sum(1 for s in self.sockets.values() if s.connected),
+            "connect_times": [t for s in self.sockets.values() for t in s.connect_times],
+            "hello_at": {u: s.hello_at for u, s in self.sockets.items()},
+            "connects": {u: s.connects for u, s in self.sockets.items()},
+            "receipts": {c: r for c, r in self.receipts.items() if r[1] >= since},
+            "counters": msgspec.to_builtins(self.counters),
+        }
+
+
+def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
+         connect_parallel: int) -> None:
+    """Entry point of a client process: obey commands from `conn` until 'exit'."""
+    raise_open_files()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_serve(conn, ws_url, users, reconnect, connect_parallel))
+
+
+async def _serve(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
+                 connect_parallel: int) -> None:
+    client = ClientProcess(ws_url, users, reconnect)
+    loop = asyncio.get_running_loop()
+    while True:
+        command, arg = await loop.run_in_executor(None, conn.recv)
+        if command == "connect":
+            gate = asyncio.Semaphore(connect_parallel)
+            client.tasks = [asyncio.create_task(client.run_socket(s, gate))
+                            for s in client.sockets.values()]
+            conn.send(("ok", None))
+        elif command == "status":
+            conn.send(("ok", client.status()))
+        elif command == "report":
+            conn.send(("ok", client.report(float(arg or 0.0))))
+        elif command == "forget":
+            client.receipts.clear()
+            conn.send(("ok", None))
+        elif command == "exit":
+            client.stopping = True
+            for task in client.tasks:
+                task.cancel()
+            await asyncio.gather(*client.tasks, return_exceptions=True)
+            conn.send(("ok", None))
+            return
