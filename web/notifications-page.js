@@ -1,0 +1,734 @@
+// <notifications-page> — the full notifications page:
+//
+//   <notifications-page page-size="20"></notifications-page>
+//
+// Newest first, unread highlighted, more loaded with the cursor as the user
+// scrolls, a grouped view, delete, preferences, and loading / empty / error
+// states. Everything from the service is put on the page with textContent.
+//
+// Read state, race-safely:
+// - An unread item the page loaded is marked read once it has been on
+//   screen (IntersectionObserver) for `mark-read-delay` ms while the tab is
+//   visible — by id, with exactly the ids that were shown.
+// - A notification that arrives while the page is open appears at the top
+//   and stays unread (highlighted as new) until the user opens it or presses
+//   "Mark all as read".
+// - "Mark all as read" sends `up_to` = the position the page has rendered, so
+//   anything that arrived after that stays unread.
+//
+// Attributes: page-size (default 20), mark-read-delay (ms, default 1000;
+// "off" disables automatic marking), view ("list" | "grouped").
+
+import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
+import { adoptStyles, clientFor, define, ElementBase, h, THEME_CSS } from "./notifications-shared.js";
+
+const PREFERENCES = [
+  ["reactions_on_posts", "Reactions to my artwork"],
+  ["comments_on_posts", "Comments on my artwork"],
+  ["reactions_on_blog_posts", "Reactions to my blog posts"],
+  ["comments_on_blog_posts", "Comments on my blog posts"],
+  ["aggregate_same_type", "Group similar notifications"],
+];
+
+const CSS = `${THEME_CSS}
+:host { display: block; color: var(--_fg); font: 15px/1.45 var(--_font); }
+.page { box-sizing: border-box; max-width: 720px; margin: 0 auto; background: var(--_bg);
+  border: 1px solid var(--_border); border-radius: 14px; overflow: hidden; }
+.bar { display: flex; flex-wrap: wrap; align-items: center; gap: 10px 12px; padding: 14px 16px;
+  border-bottom: 1px solid var(--_border); }
+h2 { margin: 0; font-size: 20px; flex: 1 1 auto; }
+.tools { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+button { font: inherit; color: inherit; cursor: pointer; }
+.segmented { display: inline-flex; border: 1px solid var(--_border); border-radius: 999px; overflow: hidden; }
+.segmented button { border: 0; background: transparent; padding: 6px 12px; font-size: 14px; }
+.segmented button[aria-pressed="true"] { background: var(--_accent); color: var(--_bg); font-weight: 600; }
+.action { border: 1px solid var(--_border); background: var(--_surface); border-radius: 999px;
+  padding: 6px 12px; font-size: 14px; }
+.action:hover { border-color: var(--_accent); }
+button:focus-visible, a:focus-visible, summary:focus-visible, input:focus-visible {
+  outline: 3px solid var(--_accent); outline-offset: 2px; }
+button:disabled { opacity: .55; cursor: default; }
+ol { list-style: none; margin: 0; padding: 0; }
+.item { position: relative; display: flex; gap: 12px; align-items: flex-start; padding: 12px 16px;
+  border-bottom: 1px solid var(--_border); transition: background-color 600ms ease; }
+.item.unread { background: var(--_unread-bg); }
+.item.unread::before { content: ""; position: absolute; left: 0; top: 0; bottom: 0; width: 4px;
+  background: var(--_accent); }
+.avatar { flex: none; width: 40px; height: 40px; border-radius: 50%; background: var(--_surface);
+  border: 1px solid var(--_border); display: grid; place-items: center; font-weight: 700;
+  color: var(--_muted); overflow: hidden; }
+.avatar img { width: 100%; height: 100%; object-fit: cover; }
+.avatars { flex: none; display: flex; }
+.avatars .avatar { width: 32px; height: 32px; font-size: 13px; margin-left: -10px; border: 2px solid var(--_bg); }
+.avatars .avatar:first-child { margin-left: 0; }
+.body { flex: 1 1 auto; min-width: 0; }
+.text { margin: 0; overflow-wrap: anywhere; }
+.actor { font-weight: 700; }
+.title { color: var(--_accent); font-weight: 600; text-decoration: none; }
+a.title:hover { text-decoration: underline; }
+.preview { margin: 4px 0 0; padding: 6px 10px; border-left: 3px solid var(--_border); color: var(--_fg);
+  background: var(--_surface); border-radius: 0 8px 8px 0; overflow-wrap: anywhere; white-space: pre-wrap; }
+.meta { margin: 4px 0 0; color: var(--_muted); font-size: 13px; display: flex; gap: 8px; flex-wrap: wrap; }
+.tag { font-weight: 700; color: var(--_accent); }
+.item:not(.unread) .tag { display: none; }
+.total { flex: none; align-self: center; min-width: 28px; padding: 2px 8px; border-radius: 999px;
+  background: var(--_surface); border: 1px solid var(--_border); text-align: center; font-weight: 700; font-size: 13px; }
+.delete { flex: none; width: 36px; height: 36px; border: 0; border-radius: 50%; background: transparent;
+  color: var(--_muted); font-size: 20px; line-height: 1; }
+.delete:hover { background: var(--_surface); color: var(--_danger); }
+.state { padding: 40px 16px; text-align: center; color: var(--_muted); }
+.state strong { display: block; color: var(--_fg); font-size: 17px; margin-bottom: 4px; }
+.state .action { margin-top: 12px; }
+.spinner { width: 28px; height: 28px; margin: 0 auto 10px; border-radius: 50%;
+  border: 3px solid var(--_border); border-top-color: var(--_accent); animation: spin 900ms linear infinite; }
+@keyframes spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .spinner { animation: none; } .item { transition: none; } }
+.more { padding: 12px 16px; text-align: center; }
+.sentinel { display: block; height: 1px; }
+.notice { margin: 0; padding: 8px 16px; background: var(--_surface); color: var(--_danger); font-size: 14px; }
+details.prefs { border-top: 1px solid var(--_border); }
+details.prefs summary { padding: 14px 16px; font-weight: 600; cursor: pointer; }
+.prefs form { padding: 0 16px 16px; display: grid; gap: 10px; }
+.prefs label { display: flex; gap: 10px; align-items: center; min-height: 32px; }
+.prefs input { width: 20px; height: 20px; accent-color: var(--_accent); }
+.prefs-status { margin: 0; color: var(--_muted); font-size: 13px; min-height: 1.2em; }
+@media (max-width: 520px) {
+  .page { border-radius: 0; border-left: 0; border-right: 0; }
+  .bar { padding: 12px; }
+  h2 { flex-basis: 100%; }
+  .item { padding: 12px; gap: 10px; }
+  .avatar { width: 34px; height: 34px; }
+}
+`;
+
+export class NotificationsPageElement extends ElementBase {
+  constructor() {
+    super();
+    this._root = this.attachShadow({ mode: "open" });
+    adoptStyles(this._root, CSS);
+    this.client = this.client || null;
+    this._client = null;
+    this._view = "list";
+    this._items = new Map(); // id -> {data, el}
+    this._groups = [];
+    this._position = 0; // the stream position the page has rendered
+    this._cursor = null;
+    this._generation = 0;
+    this._buffer = null; // changes that arrive while a load is in flight
+    this._liveIds = new Set(); // arrived while the page was open: left unread
+    this._seen = new Set(); // shown and waiting to be marked read
+    this._markTimer = null;
+    this._loadingMore = false;
+    this._groupsTimer = null;
+    this._unsubscribe = null;
+    this._connected = 0;
+    this._buildSkeleton();
+  }
+
+  // ---- structure ------------------------------------------------------------
+
+  _buildSkeleton() {
+    this._listButton = h("button", { type: "button", "data-view": "list", "aria-pressed": "true", text: "All" });
+    this._groupButton = h("button", {
+      type: "button", "data-view": "grouped", "aria-pressed": "false", text: "Grouped",
+    });
+    this._markAllButton = h("button", { type: "button", class: "action mark-all", text: "Mark all as read" });
+    const bar = h(
+      "header",
+      { class: "bar" },
+      h("h2", { part: "title", text: this.getAttribute("heading") || "Notifications" }),
+      h(
+        "div",
+        { class: "tools" },
+        h("div", { class: "segmented", role: "group", "aria-label": "View" }, this._listButton, this._groupButton),
+        this._markAllButton,
+      ),
+    );
+    this._notice = h("p", { class: "notice", role: "alert", hidden: true });
+    this._live = h("p", { class: "sr-only", role: "status", "aria-live": "polite" });
+    this._state = h("div", { class: "state", part: "state" });
+    this._list = h("ol", { class: "list", "aria-label": "Notifications" });
+    this._groupList = h("ol", { class: "groups", "aria-label": "Grouped notifications", hidden: true });
+    this._moreButton = h("button", { type: "button", class: "action load-more", text: "Load more", hidden: true });
+    this._sentinel = h("span", { class: "sentinel", "aria-hidden": "true" });
+    this._more = h("div", { class: "more" }, this._moreButton, this._sentinel);
+    this._prefsForm = h("form", { class: "prefs-form" });
+    this._prefsStatus = h("p", { class: "prefs-status", role: "status" });
+    this._prefs = h(
+      "details",
+      { class: "prefs", part: "preferences" },
+      h("summary", { text: "Preferences" }),
+      this._prefsForm,
+    );
+    for (const [name, label] of PREFERENCES) {
+      this._prefsForm.append(
+        h("label", {}, h("input", { type: "checkbox", name, disabled: true }), h("span", { text: label })),
+      );
+    }
+    this._prefsForm.append(this._prefsStatus);
+    const page = h(
+      "section",
+      { class: "page", part: "page" },
+      bar, this._notice, this._live, this._state, this._list, this._groupList, this._more, this._prefs,
+    );
+    this._root.append(page);
+
+    this._listButton.addEventListener("click", () => this.setView("list"));
+    this._groupButton.addEventListener("click", () => this.setView("grouped"));
+    this._markAllButton.addEventListener("click", () => this.markAllRead());
+    this._moreButton.addEventListener("click", () => this.loadMore());
+    this._prefs.addEventListener("toggle", () => {
+      if (this._prefs.open) this._loadPreferences();
+    });
+    this._prefsForm.addEventListener("change", (event) => this._savePreference(event.target));
+    this._prefsForm.addEventListener("submit", (event) => event.preventDefault());
+  }
+
+  connectedCallback() {
+    const connection = ++this._connected;
+    if (this.getAttribute("view") === "grouped") this._view = "grouped";
+    this._setState("loading");
+    clientFor(this).then((client) => {
+      if (connection !== this._connected || !this.isConnected) return;
+      this._client = client;
+      // Subscribe before the first load, so no change can fall between them.
+      this._unsubscribe = client.subscribe((event) => this._onEvent(event));
+      client.start();
+      this._observeVisibility();
+      this.reload();
+    });
+    this._clockTimer = setInterval(() => this._refreshTimes(), 60000);
+  }
+
+  disconnectedCallback() {
+    this._connected++;
+    this._generation++;
+    if (this._unsubscribe) this._unsubscribe();
+    this._unsubscribe = null;
+    clearInterval(this._clockTimer);
+    clearTimeout(this._markTimer);
+    clearTimeout(this._groupsTimer);
+    if (this._itemObserver) this._itemObserver.disconnect();
+    if (this._moreObserver) this._moreObserver.disconnect();
+    if (this._onVisible) document.removeEventListener("visibilitychange", this._onVisible);
+  }
+
+  /** The stream position the page has rendered (what "Mark all as read" sends as up_to). */
+  get position() {
+    return this._position;
+  }
+
+  get view() {
+    return this._view;
+  }
+
+  // ---- states ------------------------------------------------------------------
+
+  _setState(state, message) {
+    this.setAttribute("state", state);
+    this._state.replaceChildren();
+    this._state.hidden = state === "ready";
+    if (state === "loading") {
+      this._state.append(
+        h("div", { class: "spinner", "aria-hidden": "true" }),
+        h("span", { text: "Loading notifications…" }),
+      );
+    } else if (state === "empty") {
+      this._state.append(
+        h("strong", { text: "You're all caught up" }),
+        h("span", { text: "Reactions and comments on your artwork and blog posts will show up here." }),
+      );
+    } else if (state === "error") {
+      const retry = h("button", { type: "button", class: "action retry", text: "Try again" });
+      retry.addEventListener("click", () => this.reload());
+      this._state.append(
+        h("strong", { text: "Couldn't load notifications" }),
+        h("span", { text: message || "Check your connection and try again." }),
+        h("br"),
+        retry,
+      );
+    }
+    this._state.setAttribute("aria-busy", state === "loading" ? "true" : "false");
+  }
+
+  _updateEmpty() {
+    const empty = this._view === "list" ? this._items.size === 0 && !this._cursor : this._groups.length === 0;
+    const state = this.getAttribute("state");
+    if (state === "loading" || state === "error") return;
+    this._setState(empty ? "empty" : "ready");
+  }
+
+  _showNotice(text) {
+    this._notice.textContent = text;
+    this._notice.hidden = !text;
+    clearTimeout(this._noticeTimer);
+    if (text) this._noticeTimer = setTimeout(() => this._showNotice(""), 6000);
+  }
+
+  // ---- loading -----------------------------------------------------------------------
+
+  /** Load the current view from scratch. */
+  async reload() {
+    if (!this._client) return;
+    const generation = ++this._generation;
+    this._buffer = [];
+    this._setState("loading");
+    this._markAllButton.disabled = true;
+    this._moreButton.hidden = true;
+    try {
+      const data =
+        this._view === "list"
+          ? await this._client.listNotifications({ limit: this._pageSize() })
+          : await this._client.listGroups({});
+      if (generation !== this._generation) return;
+      this._items.clear();
+      this._list.replaceChildren();
+      this._groupList.replaceChildren();
+      this._position = data.position;
+      // If the client has not joined the stream yet, join it where this list ends.
+      this._client.seed(data.position);
+      this._setState("ready");
+      if (this._view === "list") {
+        this._cursor = data.next_cursor;
+        for (const n of data.notifications) this._appendItem(n);
+      } else {
+        this._renderGroups(data.groups);
+      }
+      const buffered = this._buffer;
+      this._buffer = null;
+      for (const event of buffered) this._onEvent(event);
+      this._markAllButton.disabled = false;
+      this._updateMore();
+      this._updateEmpty();
+      this._scheduleMarkRead();
+    } catch (error) {
+      if (generation !== this._generation) return;
+      this._buffer = null;
+      this._setState("error", error && error.status ? `The service answered ${error.status}.` : undefined);
+    }
+  }
+
+  /** Load the next page with the cursor (infinite scroll, or the "Load more" button). */
+  async loadMore() {
+    if (!this._client || this._view !== "list" || !this._cursor || this._loadingMore) return;
+    const generation = this._generation;
+    this._loadingMore = true;
+    this._moreButton.disabled = true;
+    try {
+      const data = await this._client.listNotifications({ limit: this._pageSize(), cursor: this._cursor });
+      if (generation !== this._generation) return;
+      this._cursor = data.next_cursor;
+      // Older rows; anything that changed since arrives as a change and is applied to them.
+      for (const n of data.notifications) if (!this._items.has(n.id)) this._appendItem(n);
+    } catch {
+      if (generation === this._generation) this._showNotice("Couldn't load more notifications.");
+    } finally {
+      this._loadingMore = false;
+      this._moreButton.disabled = false;
+      if (generation === this._generation) {
+        this._updateMore();
+        this._updateEmpty();
+      }
+    }
+  }
+
+  _pageSize() {
+    const size = Number.parseInt(this.getAttribute("page-size") || "20", 10);
+    return Number.isFinite(size) && size >= 1 && size <= 200 ? size : 20;
+  }
+
+  _updateMore() {
+    const more = this._view === "list" && Boolean(this._cursor);
+    this._moreButton.hidden = !more;
+    this._more.hidden = !more;
+    if (more && this._moreObserver === undefined && typeof IntersectionObserver !== "undefined") {
+      this._moreObserver = new IntersectionObserver(
+        (entries) => {
+          if (entries.some((e) => e.isIntersecting)) this.loadMore();
+        },
+        { rootMargin: "300px 0px" },
+      );
+      this._moreObserver.observe(this._sentinel);
+    }
+  }
+
+  /** Switch between the plain list and the grouped view. */
+  setView(view) {
+    if (view !== "list" && view !== "grouped") return;
+    this._listButton.setAttribute("aria-pressed", String(view === "list"));
+    this._groupButton.setAttribute("aria-pressed", String(view === "grouped"));
+    this._list.hidden = view !== "list";
+    this._groupList.hidden = view !== "grouped";
+    if (view === this._view) return;
+    this._view = view;
+    this.setAttribute("view", view);
+    this.reload();
+  }
+
+  // ---- live changes ------------------------------------------------------------------
+
+  _onEvent(event) {
+    if (this._buffer !== null && event.type !== "status") {
+      this._buffer.push(event);
+      return;
+    }
+    switch (event.type) {
+      case "resync":
+        this.reload();
+        return;
+      case "reset":
+        // The client joined the stream without replay, past what this page shows.
+        if (event.position > this._position) this.reload();
+        return;
+      case "status":
+        return;
+      default:
+        break;
+    }
+    if (typeof event.position !== "number" || event.position <= this._position) return; // already in the list
+    this._position = event.position;
+    if (this._view === "grouped") {
+      if (event.type === "notification") this._liveIds.add(event.notification.id);
+      this._scheduleGroupsRefresh();
+      return;
+    }
+    switch (event.type) {
+      case "notification": {
+        const n = event.notification;
+        if (this._items.has(n.id)) return;
+        this._liveIds.add(n.id);
+        this._insertItem(n);
+        this._live.textContent = `New: ${this._sentence(n)}`;
+        break;
+      }
+      case "notification_updated": {
+        const entry = this._items.get(event.notification.id);
+        if (entry) this._replaceItem(entry, event.notification);
+        break;
+      }
+      case "notification_deleted":
+        for (const id of event.ids) this._removeItem(id);
+        break;
+      case "read":
+      case "unread":
+        for (const id of event.ids) this._setRead(id, event.type === "read");
+        break;
+      default:
+        break;
+    }
+    this._updateEmpty();
+  }
+
+  _scheduleGroupsRefresh() {
+    clearTimeout(this._groupsTimer);
+    this._groupsTimer = setTimeout(() => this._refreshGroups(), 250);
+  }
+
+  async _refreshGroups() {
+    const generation = this._generation;
+    try {
+      const data = await this._client.listGroups({});
+      if (generation !== this._generation || this._view !== "grouped") return;
+      this._position = Math.max(this._position, data.position);
+      this._renderGroups(data.groups);
+      this._updateEmpty();
+      this._scheduleMarkRead();
+    } catch {
+      this._showNotice("Couldn't refresh the grouped view.");
+    }
+  }
+
+  // ---- list items -----------------------------------------------------------------------
+
+  _sentence(n) {
+    const d = describeNotification(n);
+    return `${d.actor} ${d.action} ${d.title}`;
+  }
+
+  _avatar(handle, url) {
+    const avatar = h("span", { class: "avatar", "aria-hidden": "true" });
+    const src = safeHref(url);
+    if (src) {
+      const img = h("img", { alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
+      img.src = src;
+      img.addEventListener("error", () => img.replaceWith(initial(handle)));
+      avatar.append(img);
+    } else {
+      avatar.textContent = initial(handle);
+    }
+    return avatar;
+  }
+
+  _titleLink(title, url, onOpen) {
+    const href = safeHref(url);
+    if (!href) return h("span", { class: "title", text: title });
+    const link = h("a", { class: "title", href, text: title });
+    link.addEventListener("click", onOpen);
+    return link;
+  }
+
+  _renderItem(n) {
+    const d = describeNotification(n);
+    const el = h("li", {
+      class: n.is_read ? "item" : "item unread",
+      "data-id": n.id,
+      "data-seq": n.seq,
+      part: "item",
+    });
+    const text = h(
+      "p",
+      { class: "text" },
+      h("span", { class: "actor", text: d.actor }),
+      " ",
+      h("span", { class: "what", text: d.action }),
+      " ",
+      this._titleLink(d.title, n.content_url, () => this._markOpened([n.id])),
+    );
+    const body = h("div", { class: "body" }, text);
+    if (d.preview !== null) body.append(h("p", { class: "preview", text: d.preview }));
+    body.append(
+      h(
+        "p",
+        { class: "meta" },
+        h("time", { datetime: n.created_at, text: timeAgo(n.created_at) }),
+        h("span", { class: "tag", text: "Unread" }),
+      ),
+    );
+    const remove = h("button", { type: "button", class: "delete", "aria-label": "Delete notification", text: "×" });
+    remove.addEventListener("click", () => this.deleteNotification(n.id));
+    el.append(this._avatar(d.actor, n.actor_avatar_url), body, remove);
+    return el;
+  }
+
+  _appendItem(n) {
+    const el = this._renderItem(n);
+    this._items.set(n.id, { data: n, el });
+    this._list.append(el);
+    this._watch(el, n);
+  }
+
+  /** Insert in seq order (newest first), wherever it belongs. */
+  _insertItem(n) {
+    const el = this._renderItem(n);
+    this._items.set(n.id, { data: n, el });
+    let before = null;
+    for (const child of this._list.children) {
+      if (Number(child.dataset.seq) < n.seq) {
+        before = child;
+        break;
+      }
+    }
+    this._list.insertBefore(el, before);
+    this._watch(el, n);
+  }
+
+  _replaceItem(entry, n) {
+    const el = this._renderItem({ ...n, is_read: n.is_read });
+    entry.el.replaceWith(el);
+    this._items.set(n.id, { data: n, el });
+    this._watch(el, n);
+  }
+
+  _removeItem(id) {
+    const entry = this._items.get(id);
+    if (!entry) return;
+    if (this._itemObserver) this._itemObserver.unobserve(entry.el);
+    entry.el.remove();
+    this._items.delete(id);
+    this._seen.delete(id);
+  }
+
+  _setRead(id, read) {
+    const entry = this._items.get(id);
+    if (!entry) return;
+    entry.data = { ...entry.data, is_read: read };
+    entry.el.classList.toggle("unread", !read);
+    if (read) this._seen.delete(id);
+  }
+
+  _refreshTimes() {
+    for (const time of this._root.querySelectorAll("time[datetime]")) {
+      time.textContent = timeAgo(time.getAttribute("datetime"));
+    }
+  }
+
+  // ---- groups ----------------------------------------------------------------------------------
+
+  _renderGroups(groups) {
+    this._groups = groups;
+    this._groupList.replaceChildren();
+    if (this._itemObserver) this._itemObserver.disconnect();
+    for (const g of groups) {
+      const d = describeGroup(g);
+      const el = h("li", {
+        class: g.unread > 0 ? "item group unread" : "item group",
+        "data-key": `${g.notification_type}:${g.content_type}:${g.content_id}:${g.latest_seq}`,
+        part: "group",
+      });
+      const avatars = h("span", { class: "avatars", "aria-hidden": "true" });
+      for (const actor of (g.actors || []).slice(0, 3)) avatars.append(this._avatar(actor.actor_handle, null));
+      const body = h(
+        "div",
+        { class: "body" },
+        h(
+          "p",
+          { class: "text" },
+          h("span", { class: "actor", text: d.actor }),
+          " ",
+          h("span", { class: "what", text: d.action }),
+          " ",
+          this._titleLink(d.title, g.content_url, () => this._markOpened(g.notification_ids)),
+        ),
+        h(
+          "p",
+          { class: "meta" },
+          h("time", { datetime: g.latest_at, text: timeAgo(g.latest_at) }),
+          h("span", { class: "tag", text: `${g.unread} unread` }),
+        ),
+      );
+      el.append(avatars, body, h("span", { class: "total", title: "Notifications in this group", text: String(g.total) }));
+      el._group = g;
+      this._groupList.append(el);
+      if (g.unread > 0) this._watch(el, null);
+    }
+  }
+
+  // ---- marking read -----------------------------------------------------------------------
+
+  _autoMarkDelay() {
+    const raw = this.getAttribute("mark-read-delay");
+    if (raw === "off") return null;
+    const delay = Number.parseInt(raw || "1000", 10);
+    return Number.isFinite(delay) && delay >= 0 ? delay : 1000;
+  }
+
+  _observeVisibility() {
+    if (typeof IntersectionObserver !== "undefined" && !this._itemObserver) {
+      this._itemObserver = new IntersectionObserver(
+        (entries) => {
+          for (const entry of entries) {
+            if (!entry.isIntersecting) continue;
+            this._noteSeen(entry.target);
+            this._itemObserver.unobserve(entry.target);
+          }
+          this._scheduleMarkRead();
+        },
+        { threshold: 0.5 },
+      );
+    }
+    this._onVisible = () => this._scheduleMarkRead();
+    document.addEventListener("visibilitychange", this._onVisible);
+  }
+
+  _watch(el, n) {
+    if (n && (n.is_read || this._liveIds.has(n.id))) return;
+    if (this._itemObserver) this._itemObserver.observe(el);
+    else this._noteSeen(el);
+  }
+
+  _noteSeen(el) {
+    if (el._group) {
+      for (const id of el._group.notification_ids) if (!this._liveIds.has(id)) this._seen.add(id);
+      return;
+    }
+    const id = el.dataset.id;
+    const entry = this._items.get(id);
+    if (entry && !entry.data.is_read && !this._liveIds.has(id)) this._seen.add(id);
+  }
+
+  _scheduleMarkRead() {
+    const delay = this._autoMarkDelay();
+    if (delay === null || this._seen.size === 0 || this._markTimer) return;
+    this._markTimer = setTimeout(() => {
+      this._markTimer = null;
+      if (document.visibilityState !== "visible") return; // again when the tab is visible
+      this._flushSeen();
+    }, delay);
+  }
+
+  async _flushSeen() {
+    const ids = [...this._seen];
+    this._seen.clear();
+    if (!ids.length) return;
+    try {
+      await this._client.markRead(ids);
+      for (const id of ids) this._setRead(id, true);
+    } catch {
+      for (const id of ids) this._seen.add(id);
+      this._scheduleMarkRead();
+    }
+  }
+
+  /** The user opened a notification (or a group): mark exactly those read. */
+  _markOpened(ids) {
+    const unread = ids.filter((id) => {
+      const entry = this._items.get(id);
+      return !entry || !entry.data.is_read;
+    });
+    if (unread.length) this._client.markRead(unread).catch(() => {});
+  }
+
+  /** Mark everything up to the rendered position read; later arrivals stay unread. */
+  async markAllRead() {
+    if (!this._client) return;
+    const upTo = this._position;
+    this._markAllButton.disabled = true;
+    try {
+      await this._client.markAllRead(upTo);
+      for (const [id, entry] of this._items) if (entry.data.seq <= upTo) this._setRead(id, true);
+      if (this._view === "grouped") this._scheduleGroupsRefresh();
+      this._live.textContent = "All notifications marked as read";
+    } catch {
+      this._showNotice("Couldn't mark notifications as read. Try again.");
+    } finally {
+      this._markAllButton.disabled = false;
+    }
+  }
+
+  /** Delete one notification (its removal also arrives as a change, which is then a no-op). */
+  async deleteNotification(id) {
+    try {
+      await this._client.deleteNotification(id);
+      this._removeItem(id);
+    } catch (error) {
+      if (error && error.status === 404) this._removeItem(id);
+      else this._showNotice("Couldn't delete the notification. Try again.");
+    }
+    this._updateEmpty();
+  }
+
+  // ---- preferences -----------------------------------------------------------------------------
+
+  async _loadPreferences() {
+    if (!this._client) return;
+    this._prefsStatus.textContent = "Loading…";
+    try {
+      this._applyPreferences(await this._client.getPreferences());
+      this._prefsStatus.textContent = "";
+    } catch {
+      this._prefsStatus.textContent = "Couldn't load preferences.";
+    }
+  }
+
+  _applyPreferences(prefs) {
+    for (const input of this._prefsForm.querySelectorAll("input[type=checkbox]")) {
+      input.checked = Boolean(prefs[input.name]);
+      input.disabled = false;
+    }
+  }
+
+  async _savePreference(input) {
+    if (!input || input.type !== "checkbox") return;
+    this._prefsStatus.textContent = "Saving…";
+    try {
+      this._applyPreferences(await this._client.updatePreferences({ [input.name]: input.checked }));
+      this._prefsStatus.textContent = "Saved";
+      if (input.name === "aggregate_same_type" && this._view === "grouped") this.reload();
+    } catch {
+      input.checked = !input.checked;
+      this._prefsStatus.textContent = "Couldn't save. Try again.";
+    }
+  }
+}
+
+define("notifications-page", NotificationsPageElement);
