@@ -51,14 +51,21 @@ class Subscriber:
         if self.close_code is None:
             self.queue.put_nowait(message if isinstance(message, str) else encode(message))
 
+    def is_full(self) -> bool:
+        return not self.replaying and self.queue.qsize() >= self.queue_limit
+
     def offer(self, position: int, text: str | None) -> bool:
-        """Queue the change at `position` unless already sent; False if the socket overflowed."""
+        """Queue the change at `position` unless already sent; False if the socket overflowed.
+
+        Checking and moving the position happen in one step with no await in
+        between, which is what rules out duplicates between concurrent syncs.
+        """
         if self.close_code is not None or position <= self.position:
-            return True
+            return False
         self.position = position
         if text is None:
-            return True
-        if not self.replaying and self.queue.qsize() >= self.queue_limit:
+            return False
+        if self.is_full():
             self.close(CLOSE_TOO_SLOW, "client too slow: outgoing queue full")
             return False
         self.queue.put_nowait(text)
@@ -129,20 +136,24 @@ class Hub:
                 by_user[int(event[0])].append(event)
             for user_id, user_events in by_user.items():
                 owned = {i: n for i, (owner, n) in rows.items() if owner == user_id}
-                self._fan_out(user_id, user_events, owned)
+                await self._fan_out(user_id, user_events, owned)
             users = [u for u in users
                      if len(by_user.get(u, ())) == self._page_size and self._by_user.get(u)]
 
-    def _fan_out(self, user_id: int, events: list[tuple[Any, ...]],
-                 rows: dict[uuid.UUID, Any]) -> None:
+    async def _fan_out(self, user_id: int, events: list[tuple[Any, ...]],
+                       rows: dict[uuid.UUID, Any]) -> None:
         subs = list(self._by_user.get(user_id, ()))
-        now = time.time()
         for _, seq, kind, ids, unread, created_at in events:
             message = message_for_event(kind, int(seq), int(unread), list(ids), rows)
             text = None if message is None else encode(message)
             for sub in subs:
-                was_live = not sub.replaying
-                if sub.position < seq and sub.offer(int(seq), text) and text is not None:
+                if text is not None and sub.is_full():
+                    # A burst can fill even a fast reader's queue before its sender
+                    # ran: give every sender one turn; a stuck one stays full.
+                    await asyncio.sleep(0)
+                live = not sub.replaying
+                if sub.offer(int(seq), text):
                     self._metrics.messages_delivered.inc()
-                    if was_live and isinstance(created_at, datetime):
-                        self._metrics.delivery_lag.observe(max(0.0, now - created_at.timestamp()))
+                    if live and isinstance(created_at, datetime):
+                        lag = time.time() - created_at.timestamp()
+                        self._metrics.delivery_lag.observe(max(0.0, lag))

@@ -192,6 +192,8 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
                 metrics.slow_closes.inc()
             raise CloseSocket(sub.close_code, sub.close_reason)
     except CloseSocket as close:
+        if sub is not None:
+            hub.remove(sub)  # at once: closing a stuck client may take a while
         for task in tasks:
             task.cancel()
         await _close(socket, close.code, close.reason)
