@@ -192,7 +192,8 @@ async function main() {
   const [{ users }, { content }] = await Promise.all([getJson("/demo/api/users"), getJson("/demo/api/content")]);
   const me = chooseUser(users);
   document.documentElement.dataset.userId = String(me.id);
-  configureNotifications({ getToken: tokenSource(me.id) });
+  // Exposed for the browser tests and for poking around in the console.
+  window.notificationsClient = configureNotifications({ getToken: tokenSource(me.id) });
   renderHeader(users, me);
   renderFeed(content);
   renderProfile(me, content);
