@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, ViewportSize
 
 from tests.servers import RunningService
 
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 860}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def user_id(conn: psycopg.Connection[Any], handle: str) -> int:
