@@ -45,8 +45,12 @@ class ServiceProcess:
     """One service process on a free port, with its log in `log_path`."""
 
     def __init__(self, database_url: str, log_path: Path, *, port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None,
+                 uvicorn_args: list[str] | None = None) -> None:
         self.database_url = database_url
+        # Experiments only: run uvicorn on the app factory with these flags
+        # instead of `notifications serve` (e.g. another WebSocket implementation).
+        self.uvicorn_args = uvicorn_args
         self.log_path = log_path
         self.port = port or free_port()
         self.env = env or {}
@@ -74,8 +78,13 @@ class ServiceProcess:
                "NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0", **self.env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            command = [sys.executable, "-m", "service.cli", "serve"]
+            if self.uvicorn_args is not None:
+                command = [sys.executable, "-m", "uvicorn", "service.server:app_from_env",
+                           "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+                           "--log-level", "warning", *self.uvicorn_args]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve"], cwd=REPO_ROOT, env=env,
+                command, cwd=REPO_ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=_raise_open_files)
         self.wait_ready(timeout)
         return time.monotonic() - started

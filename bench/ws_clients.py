@@ -55,8 +55,9 @@ class Counters:
 
 
 class ClientProcess:
-    def __init__(self, ws_url: str, users: list[int], reconnect: bool) -> None:
+    def __init__(self, ws_url: str, users: list[int], reconnect: bool, deflate: bool) -> None:
         self.ws_url = ws_url
+        self.deflate = deflate
         self.sockets = {u: SocketState(u) for u in users}
         self.reconnect = reconnect
         self.counters = Counters()
@@ -76,13 +77,14 @@ class ClientProcess:
             url = f"{self.ws_url}?token={token}"
             if state.position is not None:
                 url += f"&since={state.position}"
-            started = time.monotonic()
             try:
                 if gate is not None:
                     await gate.acquire()
+                started = time.monotonic()
                 try:
                     ws = await connect(url, ping_interval=None, open_timeout=CONNECT_TIMEOUT,
-                                       close_timeout=2, max_queue=None)
+                                       close_timeout=2, max_queue=None,
+                                       compression="deflate" if self.deflate else None)
                     raw = await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT)
                 finally:
                     if gate is not None:
@@ -173,7 +175,7 @@ class ClientProcess:
 
 
 def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
-         connect_parallel: int) -> None:
+         connect_parallel: int, deflate: bool) -> None:
     """Entry point of a client process: obey commands from `conn` until 'exit'."""
     raise_open_files()
     try:
@@ -182,12 +184,12 @@ def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(conn, ws_url, users, reconnect, connect_parallel))
+    asyncio.run(_serve(conn, ws_url, users, reconnect, connect_parallel, deflate))
 
 
 async def _serve(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
-                 connect_parallel: int) -> None:
-    client = ClientProcess(ws_url, users, reconnect)
+                 connect_parallel: int, deflate: bool) -> None:
+    client = ClientProcess(ws_url, users, reconnect, deflate)
     loop = asyncio.get_running_loop()
     while True:
         command, arg = await loop.run_in_executor(None, conn.recv)
