@@ -55,7 +55,7 @@ def prepare_demo(settings: Settings, database_url: str) -> Settings:
         token = demo_token(settings, user_id, sqid)
         print(f"\n  {handle} (users.id={user_id})\n    token: {token}", flush=True)
         if has_pages:
-            print(f"    page:  {base}/demo?token={token}", flush=True)
+            print(f"    page:  {base}/demo?as={handle}", flush=True)
     print(f"\nAPI: {base}/api/notifications/   docs: {base}/schema/swagger", flush=True)
     if has_pages:
         print(f"Demo page: {base}/demo", flush=True)
