@@ -1,0 +1,78 @@
+"""Token checks that need no database: signature, expiry, claims, header parsing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import jwt
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from service.auth import AuthError, TokenVerifier, bearer_token
+from tests.tokens import make_token
+
+SECRET = "unit-secret-" * 6  # long enough for every HMAC size PyJWT checks
+
+
+def verifier(claim: str = "user_id") -> TokenVerifier:
+    # The pool is only used to resolve `sub`; these tests never reach it.
+    return TokenVerifier(SECRET, claim, cast(AsyncConnectionPool[Any], None))
+
+
+def test_valid_token_names_the_user() -> None:
+    """A fresh HS256 token with an integer user_id authenticates that user."""
+    caller = asyncio.run(verifier().authenticate(make_token(42, SECRET)))
+    assert caller.user_id == 42 and 3500 < caller.seconds_left() <= 3600
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    (make_token(1, SECRET, ttl=-1), "token expired"),
+    (make_token(1, "x" * 40), "invalid token signature"),
+    (jwt.encode({"user_id": 1}, SECRET, algorithm="HS256"), "token has no exp claim"),
+    (jwt.encode({"user_id": 1, "exp": 9999999999}, SECRET, algorithm="HS512"), "malformed token"),
+    (make_token(True, SECRET), "token has no integer user_id claim"),
+    (make_token(0, SECRET), "token has no integer user_id claim"),
+    (make_token("7", SECRET), "token has no integer user_id claim"),
+    ("a.b.c", "malformed token"),
+    ("", "malformed token"),
+    ("x" * 9000, "malformed token"),
+])
+def test_bad_tokens_are_refused_with_a_clear_message(token: str, message: str) -> None:
+    """Every kind of bad token raises AuthError with a message that does not echo the token."""
+    with pytest.raises(AuthError) as refused:
+        asyncio.run(verifier().authenticate(token))
+    assert str(refused.value) == message
+    assert token[:20] not in str(refused.value) or not token
+
+
+def test_unsigned_none_algorithm_is_refused() -> None:
+    """alg=none tokens are never accepted."""
+    token = jwt.encode({"user_id": 1, "exp": 9999999999}, None, algorithm="none")  # type: ignore[arg-type]
+    with pytest.raises(AuthError):
+        verifier().decode(token)
+
+
+def test_sub_mode_rejects_bad_sub_before_any_query() -> None:
+    """In sub mode a missing or over-long sub is refused without touching the database."""
+    for token in (make_token(5, SECRET), make_token("x" * 17, SECRET, claim="sub")):
+        with pytest.raises(AuthError, match="no valid sub claim"):
+            asyncio.run(verifier("sub").authenticate(token))
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer   ", "Token abc", "abc"])
+def test_bearer_header_parsing_refuses_anything_else(header: str | None) -> None:
+    """Only `Bearer <token>` is accepted."""
+    with pytest.raises(AuthError):
+        bearer_token(header)
+
+
+def test_bearer_header_is_case_insensitive_on_the_scheme() -> None:
+    """`bearer` in any case works, surrounding spaces are ignored."""
+    assert bearer_token("  bearer abc.def.ghi ") == "abc.def.ghi"
+
+
+def test_empty_secret_is_a_configuration_error() -> None:
+    """The verifier refuses to exist without a secret."""
+    with pytest.raises(ValueError):
+        TokenVerifier("", "user_id", cast(AsyncConnectionPool[Any], None))

@@ -1,0 +1,124 @@
+"""Pure pieces of the service: cursors, WebSocket messages, socket queues, log scrubbing, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from service.cursor import CursorError, decode_cursor, encode_cursor
+from service.fanout import CLOSE_TOO_SLOW, Subscriber
+from service.logging_setup import ScrubSecrets, scrub
+from service.metrics import Metrics
+from service.schemas import Notification
+from service.ws_messages import CLIENT_DECODER, Auth, Ping, message_for_event
+
+
+def sample(nid: uuid.UUID) -> Notification:
+    return Notification(
+        id=nid, seq=1, notification_type="reaction", content_type="post", content_id=1,
+        content_title="t", content_url=None, actor_id=2, actor_handle="bob",
+        actor_avatar_url=None, emoji="🔥", comment_id=None, comment_preview=None,
+        is_read=False, read_at=None, created_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("seq", [1, 42, 2**63 - 1])
+def test_cursor_roundtrip(seq: int) -> None:
+    """A cursor decodes to the seq it was made from, and is URL-safe."""
+    cursor = encode_cursor(seq)
+    assert decode_cursor(cursor) == seq
+    assert all(c.isalnum() or c in "-_" for c in cursor)
+
+
+@pytest.mark.parametrize("cursor", [
+    "", "!!!", "djE6", "djE6MA", "djE6MDE", "djI6NQ", "djE6LTE", "djE6OTIyMzM3MjAzNjg1NDc3NTgwOA",
+    "x" * 65, "djE6NSA", "\u00e9\u00e9",
+])
+def test_malformed_cursors_raise(cursor: str) -> None:
+    """Anything not made by encode_cursor (wrong version, sign, zero, overflow) is refused."""
+    with pytest.raises(CursorError):
+        decode_cursor(cursor)
+
+
+def test_messages_for_events() -> None:
+    """created/updated carry rows, and are skipped when the rows are gone; others carry ids."""
+    a, b = uuid.uuid4(), uuid.uuid4()
+    rows = {a: sample(a)}
+    created = message_for_event("created", 3, 1, [a], rows)
+    assert msgspec.to_builtins(created)["type"] == "notification"
+    assert message_for_event("created", 3, 1, [b], rows) is None
+    updated = msgspec.to_builtins(message_for_event("updated", 4, 1, [a, b], rows))
+    assert updated["type"] == "notification_updated" and updated["ids"] == [str(a)]
+    assert message_for_event("updated", 4, 1, [b], rows) is None
+    for kind, type_ in (("deleted", "notification_deleted"), ("read", "read"),
+                        ("unread", "unread")):
+        message = msgspec.to_builtins(message_for_event(kind, 5, 0, [b], {}))
+        assert message == {"type": type_, "position": 5, "unread_count": 0, "ids": [str(b)]}
+
+
+def test_client_message_decoding() -> None:
+    """auth and ping decode; unknown types, unknown fields and negative since do not."""
+    assert isinstance(CLIENT_DECODER.decode(b'{"type":"ping"}'), Ping)
+    auth = CLIENT_DECODER.decode(b'{"type":"auth","token":"t","since":3}')
+    assert isinstance(auth, Auth) and auth.since == 3
+    for bad in (b'{"type":"subscribe"}', b'{"type":"ping","x":1}',
+                b'{"type":"auth","token":"t","since":-1}', b"[]"):
+        with pytest.raises(msgspec.ValidationError):
+            CLIENT_DECODER.decode(bad)
+
+
+def test_subscriber_never_repeats_or_goes_back() -> None:
+    """A position at or below the socket's is never queued again."""
+    async def scenario() -> list[str | None]:
+        sub = Subscriber(user_id=1, position=5, queue_limit=10, replaying=False)
+        assert not sub.offer(5, "five")
+        assert sub.offer(6, "six")
+        assert not sub.offer(6, "six again")
+        assert not sub.offer(7, None)  # skipped change: position moves, nothing sent
+        assert sub.position == 7
+        return [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+
+    assert asyncio.run(scenario()) == ["six"]
+
+
+def test_subscriber_overflow_closes_4409_but_replay_may_exceed() -> None:
+    """A live socket over its queue limit is closed with 4409; during replay it is not."""
+    async def scenario() -> tuple[int | None, int | None]:
+        replaying = Subscriber(user_id=1, position=0, queue_limit=2)
+        for seq in range(1, 6):
+            replaying.offer(seq, str(seq))
+        live = Subscriber(user_id=1, position=0, queue_limit=2, replaying=False)
+        for seq in range(1, 6):
+            live.offer(seq, str(seq))
+        assert live.queue.get_nowait() is None and live.closed.is_set()
+        return replaying.close_code, live.close_code
+
+    assert asyncio.run(scenario()) == (None, CLOSE_TOO_SLOW)
+
+
+def test_scrub_removes_query_strings_and_jwts() -> None:
+    """Log text never keeps a query string or anything shaped like a JWT."""
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoxfQ.c2lnbmF0dXJl"
+    assert "eyJ" not in scrub(f"auth failed for {jwt_like}")
+    assert scrub('"WebSocket /api/notifications/ws?token=abc&since=3"') == (
+        '"WebSocket /api/notifications/ws?[redacted]"')
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s"',
+                               ("127.0.0.1:1", "/ws?token=secret"), None)
+    ScrubSecrets().filter(record)
+    assert "secret" not in record.getMessage()
+
+
+def test_metrics_render_in_prometheus_text_format() -> None:
+    """Counters, gauges and the lag histogram render with HELP, TYPE and cumulative buckets."""
+    metrics = Metrics()
+    metrics.delivery_lag.observe(0.02)
+    metrics.delivery_lag.observe(3.0)
+    metrics.messages_delivered.inc(2)
+    text = metrics.render()
+    assert "# TYPE notifications_delivery_lag_seconds histogram" in text
+    assert 'le="0.025"} 1' in text and 'le="5"} 2' in text and 'le="+Inf"} 2' in text
+    assert "notifications_ws_messages_delivered_total{" in text and "} 2\n" in text
