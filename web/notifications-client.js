@@ -482,6 +482,8 @@ export class NotificationsClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        // A write started just before navigating away (opening a notification) still completes.
+        keepalive: method !== "GET",
       });
       if (response.status === 401 && attempt === 0) continue; // once more with a fresh token
       if (!response.ok) {

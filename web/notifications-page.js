@@ -106,7 +106,6 @@ export class NotificationsPageElement extends ElementBase {
     super();
     this._root = this.attachShadow({ mode: "open" });
     adoptStyles(this._root, CSS);
-    this.client = this.client || null;
     this._client = null;
     this._view = "list";
     this._items = new Map(); // id -> {data, el}
@@ -187,6 +186,7 @@ export class NotificationsPageElement extends ElementBase {
   connectedCallback() {
     const connection = ++this._connected;
     if (this.getAttribute("view") === "grouped") this._view = "grouped";
+    this._showView(this._view);
     this._setState("loading");
     clientFor(this).then((client) => {
       if (connection !== this._connected || !this.isConnected) return;
@@ -355,14 +355,18 @@ export class NotificationsPageElement extends ElementBase {
   /** Switch between the plain list and the grouped view. */
   setView(view) {
     if (view !== "list" && view !== "grouped") return;
-    this._listButton.setAttribute("aria-pressed", String(view === "list"));
-    this._groupButton.setAttribute("aria-pressed", String(view === "grouped"));
-    this._list.hidden = view !== "list";
-    this._groupList.hidden = view !== "grouped";
+    this._showView(view);
     if (view === this._view) return;
     this._view = view;
     this.setAttribute("view", view);
     this.reload();
+  }
+
+  _showView(view) {
+    this._listButton.setAttribute("aria-pressed", String(view === "list"));
+    this._groupButton.setAttribute("aria-pressed", String(view === "grouped"));
+    this._list.hidden = view !== "list";
+    this._groupList.hidden = view !== "grouped";
   }
 
   // ---- live changes ------------------------------------------------------------------
@@ -385,6 +389,7 @@ export class NotificationsPageElement extends ElementBase {
       default:
         break;
     }
+    if (this.getAttribute("state") === "error") return; // "Try again" loads everything anyway
     if (typeof event.position !== "number" || event.position <= this._position) return; // already in the list
     this._position = event.position;
     if (this._view === "grouped") {

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from playwright.sync_api import BrowserContext, Page, Route
 
-from tests.browser.helpers import open_as, page_items, post_id, user_id, wait_for_badge
+from tests.browser.helpers import open_as, page_items, post_id, user_id, wait_for_badge, wait_until_live
 from tests.hostdata import add_post, add_user, comment, react, unread_state
 from tests.servers import RunningService
 
@@ -171,6 +171,7 @@ def test_loading_error_and_retry_states(
 
     page.route("**/api/notifications/?*", list_route)
     page.goto(f"{demo.base_url}/demo/notifications?as=alice")
+    wait_until_live(page)  # joining the stream may trigger one more (failing) load; let it settle
     page.wait_for_function(f"() => {STATE} === 'error'")
     state_text = page.evaluate(f"() => {SHADOW}.querySelector('.state').textContent")
     assert "Couldn't load notifications" in state_text
