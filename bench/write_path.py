@@ -56,11 +56,12 @@ class WriteSize:
     seconds: float  # per cell and round
     rounds: int
     bulk_rows: int
+    transactions: int | None = None  # per writer, instead of `seconds` (smoke: fast)
 
 
 SIZES = {
     "smoke": WriteSize(users=200, posts_per_user=2, writers=(1, 4), seconds=1.0, rounds=1,
-                       bulk_rows=2_000),
+                       bulk_rows=2_000, transactions=40),
     "full": WriteSize(users=10_000, posts_per_user=3, writers=(1, 4, 16, 64), seconds=5.0,
                       rounds=2, bulk_rows=50_000),
 }
@@ -204,18 +205,23 @@ def pgbench_args(url: str) -> list[str]:
 
 
 def run_pgbench(url: str, script: str, writers: int, seconds: float,
-                variables: dict[str, int], workdir: Path) -> tuple[int, int, float, list[float]]:
-    """One pgbench run; returns (transactions, failed, seconds, latencies)."""
+                variables: dict[str, int], workdir: Path,
+                transactions: int | None = None) -> tuple[int, int, float, list[float]]:
+    """One pgbench run for `seconds` (or `transactions` per writer); returns
+    (transactions, failed, seconds, latencies)."""
     script_path = workdir / "script.sql"
     script_path.write_text(script)
     for old in workdir.glob("log.*"):
         old.unlink()
     defines = [f"-D{k}={v}" for k, v in variables.items()]
+    length = ["-t", str(transactions)] if transactions else ["-T", str(max(1, round(seconds)))]
     cmd = [str(POSTGRES_BIN_PATH / "pgbench"), "-n", "-M", "prepared", "-c", str(writers),
-           "-j", str(min(writers, 2)), "-T", str(max(1, round(seconds))), "-f", str(script_path),
+           "-j", str(min(writers, 2)), *length, "-f", str(script_path),
            "-l", f"--log-prefix={workdir / 'log'}", *defines, *pgbench_args(url)]
     env = {**os.environ, "PGAPPNAME": "pgbench"}
+    started = time.monotonic()
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.monotonic() - started
     if result.returncode not in (0, 2):  # 2: some transactions failed; reported below
         raise RuntimeError(f"pgbench failed: {result.stderr}\n{result.stdout}")
     failed_match = re.search(r"number of failed transactions: (\d+)", result.stdout)
@@ -227,7 +233,7 @@ def run_pgbench(url: str, script: str, writers: int, seconds: float,
             # client_id transaction_no time_us script_no epoch epoch_us
             if len(parts) >= 6 and parts[2] not in ("failed", "skipped"):
                 latencies.append(int(parts[2]) / 1e6)
-    measured = float(max(1, round(seconds)))
+    measured = wall if transactions else float(max(1, round(seconds)))
     return len(latencies), failed, measured, latencies
 
 
@@ -325,7 +331,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                 set_mode(url, kind, mode)
                 sampler.current = cell.waits
                 done, failed, seconds, lats = run_pgbench(
-                    url, SCRIPTS[(kind, target)], writers, size.seconds, variables, Path(tmp))
+                    url, SCRIPTS[(kind, target)], writers, size.seconds, variables, Path(tmp),
+                    size.transactions)
                 sampler.current = None
                 cell.transactions += done
                 cell.failed += failed
@@ -335,7 +342,11 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                     expected_notifies += done
                 progress.update(i + 1, f"{kind}/{target}/{mode}/{writers}w: {done / seconds:,.0f} tx/s")
         progress.done()
-        time.sleep(0.5)
+        # One NOTIFY per announcing transaction (one recipient each), none without.
+        deadline = time.monotonic() + 10
+        while listener.received < expected_notifies and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.3)
         notified = listener.received
         listener.stopping.set()
         sampler.stopping.set()

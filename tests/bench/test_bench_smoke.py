@@ -1,0 +1,80 @@
+"""Smoke-size runs of every benchmark, so the suite in bench/ never rots.
+
+Each runs the real benchmark against a fresh test database (and, where it
+needs one, a real service process and real client processes), small enough
+to take seconds, and checks properties that must hold at any size.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench import api, dataset, reconnect, write_path, ws
+from service.consistency import find_drift
+
+
+def _report(out: Path, name: str) -> dict:  # type: ignore[type-arg]
+    for suffix in ("json", "md"):
+        assert (out / f"{name}.{suffix}").stat().st_size > 0
+    assert list(out.glob(f"{name}_*.png")) or name == "dataset"
+    doc = json.loads((out / f"{name}.json").read_text())
+    assert "2 CPU cores" in doc["meta"]["machine"]["note"]
+    return doc  # type: ignore[no-any-return]
+
+
+def test_write_path_smoke(database_url: str, tmp_path: Path) -> None:
+    """All modes commit without failures, counters stay exact, only announcing writes NOTIFY."""
+    result = write_path.run("smoke", tmp_path, database_url=database_url)
+    assert result["cells"], "no pgbench cells ran"
+    for cell in result["cells"]:
+        assert cell["transactions"] > 0 and cell["failed"] == 0, cell
+    assert result["counter_total"] == result["unread_rows"] > 0
+    assert result["listener_received"] == result["announced_transactions"] > 0
+    assert find_drift(database_url) == []
+    _report(tmp_path, "write_path")
+
+
+def test_dataset_smoke(database_url: str, tmp_path: Path) -> None:
+    """The generated dataset has the requested size and no counter or replay-log drift."""
+    result = dataset.run("smoke", tmp_path, database_url=database_url)
+    info = result["info"]
+    assert info.notifications == dataset.SIZES["smoke"].notifications
+    assert info.drift == ()
+    assert find_drift(database_url) == []
+    assert 0 < info.unread < info.notifications and info.events > 0
+    doc = _report(tmp_path, "dataset")
+    assert doc["targets"][0]["met"] is True
+
+
+def test_api_smoke(database_url: str, tmp_path: Path) -> None:
+    """Every endpoint answers every request with 2xx under concurrency, and counters stay exact."""
+    result = api.run("smoke", tmp_path, database_url=database_url)
+    for (name, concurrency), load in result["results"].items():
+        assert load.requests > 0, (name, concurrency)
+        assert load.errors == 0 and load.non_2xx == 0, (name, concurrency, load.statuses,
+                                                        load.sample_bodies[-1:])
+    assert find_drift(database_url) == []
+    _report(tmp_path, "api")
+
+
+def test_ws_smoke(database_url: str, tmp_path: Path) -> None:
+    """Every socket connects, and every committed notification arrives once, in position order."""
+    result = ws.run("smoke", tmp_path, database_url=database_url)
+    assert result["connected"] == ws.SIZES["smoke"].users
+    assert result["lost"] == 0 and result["duplicates"] == 0
+    assert result["counters"].get("gaps", 0) == 0
+    for delivery in result["deliveries"]:
+        assert len(delivery.commits) > 0
+        assert len(delivery.latencies_s) == len(delivery.commits)
+        assert delivery.misrouted == 0
+    _report(tmp_path, "ws")
+
+
+def test_reconnect_smoke(database_url: str, tmp_path: Path) -> None:
+    """After a restart every client comes back and holds what was committed while it was away."""
+    result = reconnect.run("smoke", tmp_path, database_url=database_url)
+    assert result["complete"]
+    assert result["gap"] > 0, "nothing was committed during the restart"
+    assert result["lost"] == 0 and result["duplicates"] == 0
+    _report(tmp_path, "reconnect")
