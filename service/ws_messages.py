@@ -27,10 +27,13 @@ class NotificationCreated(ServerMessage, tag="notification"):
 
 
 class NotificationUpdated(ServerMessage, tag="notification_updated"):
+    """One statement may edit several rows (a renamed post): all come in one message."""
+
     position: int
     unread_count: int
     ids: list[uuid.UUID]
     notifications: list[Notification]
+    notification: Notification  # the first of `notifications`, for clients that show one
 
 
 class NotificationDeleted(ServerMessage, tag="notification_deleted"):
@@ -110,5 +113,6 @@ def message_for_event(kind: str, position: int, unread_count: int, ids: list[uui
         if not found:
             return None
         return NotificationUpdated(position=position, unread_count=unread_count,
-                                   ids=[n.id for n in found], notifications=found)
+                                   ids=[n.id for n in found], notifications=found,
+                                   notification=found[0])
     return _CHANGE_TYPES[kind](position=position, unread_count=unread_count, ids=ids)

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, react
+from tests.hostdata import add_post, comment, react
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import close_code, connect, no_message, recv_json
 from tests.servers import RunningService
@@ -190,3 +190,26 @@ async def test_other_users_changes_never_reach_a_socket(service: RunningService,
         assert message["notification"]["emoji"] == "mine"
         assert await no_message(ws)
     assert b != a
+
+
+async def test_edits_and_unread_are_pushed(service: RunningService,
+                                           db: psycopg.Connection[Any]) -> None:
+    """An edited comment arrives as notification_updated; marking unread again as `unread`."""
+    owner, actor, post = owner_with_post(db)
+    async with connect(f"{service.ws_url}?token={make_token(owner, service.secret)}") as ws:
+        await recv_json(ws)
+        comment_id = comment(db, post, actor, "first words")
+        created = await recv_json(ws)
+        assert created["notification"]["comment_preview"] == "first words"
+        db.execute("UPDATE comments SET body = 'second words', updated_at = now() WHERE id = %s",
+                   (comment_id,))
+        updated = await recv_json(ws)
+        assert updated["type"] == "notification_updated" and updated["position"] == 2
+        assert updated["notification"]["comment_preview"] == "second words"
+        assert updated["notifications"] == [updated["notification"]]
+        nid = created["notification"]["id"]
+        db.execute("UPDATE notifications SET is_read = true WHERE id = %s", (nid,))
+        db.execute("UPDATE notifications SET is_read = false WHERE id = %s", (nid,))
+        read, unread = await recv_json(ws), await recv_json(ws)
+        assert (read["type"], read["unread_count"]) == ("read", 0)
+        assert (unread["type"], unread["unread_count"], unread["ids"]) == ("unread", 1, [nid])

@@ -53,6 +53,7 @@ def test_messages_for_events() -> None:
     assert message_for_event("created", 3, 1, [b], rows) is None
     updated = msgspec.to_builtins(message_for_event("updated", 4, 1, [a, b], rows))
     assert updated["type"] == "notification_updated" and updated["ids"] == [str(a)]
+    assert updated["notification"] == updated["notifications"][0]
     assert message_for_event("updated", 4, 1, [b], rows) is None
     for kind, type_ in (("deleted", "notification_deleted"), ("read", "read"),
                         ("unread", "unread")):
