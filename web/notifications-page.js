@@ -135,7 +135,7 @@ export class NotificationsPageElement extends ElementBase {
     const bar = h(
       "header",
       { class: "bar" },
-      h("h2", { part: "title", text: this.getAttribute("heading") || "Notifications" }),
+      (this._heading = h("h2", { part: "title", text: "Notifications" })),
       h(
         "div",
         { class: "tools" },
@@ -187,6 +187,7 @@ export class NotificationsPageElement extends ElementBase {
     const connection = ++this._connected;
     if (this.getAttribute("view") === "grouped") this._view = "grouped";
     this._showView(this._view);
+    this._heading.textContent = this.getAttribute("heading") || "Notifications";
     this._setState("loading");
     clientFor(this).then((client) => {
       if (connection !== this._connected || !this.isConnected) return;
