@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -10,7 +14,7 @@ import psycopg
 import websockets
 
 from tests.hostdata import add_post, add_user, react
-from tests.servers import running_service
+from tests.servers import REPO_ROOT, running_service
 from tests.tokens import make_token
 
 
@@ -34,3 +38,37 @@ async def test_reaction_insert_arrives_over_websocket(database_url: str,
             listed = httpx.get(svc.base_url + "/api/notifications/",
                                headers={"Authorization": f"Bearer {token}"}).json()
             assert listed["notifications"][0] == message["notification"]
+
+
+async def test_logs_hold_no_token_and_can_be_json(database_url: str,
+                                                 conn: psycopg.Connection[Any]) -> None:
+    """Tokens in the socket URL never reach the log; NOTIFICATIONS_LOG_FORMAT=json gives JSON lines."""
+    user = add_user(conn, "alice")
+    with running_service(database_url, env={"NOTIFICATIONS_LOG_FORMAT": "json"}) as svc:
+        token = make_token(user, svc.secret)
+        async with websockets.connect(f"{svc.ws_url}?token={token}&since=0") as ws:
+            await ws.recv()
+        httpx.get(svc.base_url + "/api/notifications/?limit=5",
+                  headers={"Authorization": f"Bearer {token}"})
+        async with websockets.connect(f"{svc.ws_url}?token=forged.{token[4:]}") as ws:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.recv()
+        svc.stop()
+        log = svc.log_text()
+    assert token not in log and token.split(".")[1] not in log and "token=" not in log
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any("WebSocket /api/notifications/ws?[redacted]" in e["message"] for e in entries)
+    assert all({"ts", "level", "logger", "message"} <= set(e) for e in entries)
+
+
+def test_static_web_files_and_missing_secret(database_url: str) -> None:
+    """/web/ serves the ES modules; `serve` without a JWT secret refuses to start."""
+    with running_service(database_url) as svc:
+        response = httpx.get(svc.base_url + "/web/notifications-client.js")
+        assert response.status_code == 200 and "javascript" in response.headers["content-type"]
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFICATIONS_JWT_SECRET"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve"], cwd=REPO_ROOT, capture_output=True,
+        env={**env, "DATABASE_URL": database_url, "NOTIFICATIONS_PORT": "1"}, timeout=60)
+    assert result.returncode != 0
+    assert b"NOTIFICATIONS_JWT_SECRET is required" in result.stderr
