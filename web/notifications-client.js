@@ -106,6 +106,7 @@ export class NotificationsClient {
     this._socket = null;
     this._generation = 0; // bumps on every new connection; stale callbacks check it
     this._attempts = 0;
+    this._needFreshToken = false;
     this._status = "idle"; // idle | connecting | open | waiting
     this._timer = { reconnect: null, connect: null, stable: null, ping: null, pong: null };
 
@@ -235,7 +236,8 @@ export class NotificationsClient {
     this._setStatus("connecting");
     let token;
     try {
-      token = await this._getToken();
+      // After a 4401 (expired or refused token) ask for a new one, not a cached one.
+      token = await this._getToken(this._needFreshToken ? { refresh: true } : undefined);
     } catch {
       token = null;
     }
@@ -268,8 +270,10 @@ export class NotificationsClient {
       if (live()) this._receive(event.data);
     };
     socket.onerror = () => {}; // a close event always follows
-    socket.onclose = () => {
-      if (live()) this._lose();
+    socket.onclose = (event) => {
+      if (!live()) return;
+      this._needFreshToken = Boolean(event && event.code === 4401);
+      this._lose();
     };
   }
 

@@ -92,6 +92,26 @@ test("every reconnect asks getToken() again", async () => {
   ctx.client.stop();
 });
 
+test("after a 4401 close the next connect asks for a refreshed token", async () => {
+  const asked = [];
+  const ctx = makeClient({
+    getToken: (opts) => {
+      asked.push(Boolean(opts && opts.refresh));
+      return "t";
+    },
+  });
+  ctx.client.start();
+  await handshake(ctx);
+  ctx.sockets[0].serverClose(1006);
+  ctx.clock.advance(DEFAULTS.maxDelay);
+  await handshake(ctx);
+  ctx.sockets[1].serverClose(4401);
+  ctx.clock.advance(DEFAULTS.maxDelay);
+  await flush();
+  assert.deepEqual(asked, [false, false, true]);
+  ctx.client.stop();
+});
+
 test("the attempt counter resets only after five seconds of uptime", async () => {
   const ctx = makeClient();
   ctx.client.start();
