@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 MAX_MARK_READ_IDS = 500
+MAX_POSITION = 2**63 - 1  # bigint: anything larger is a client error, not a database one
 
 NotificationIds = Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_MARK_READ_IDS)]
 
@@ -47,7 +49,7 @@ class UnreadCount(msgspec.Struct, kw_only=True):
 
 
 class MarkAllReadRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    up_to: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    up_to: Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)] | None = None
 
 
 class MarkReadResult(msgspec.Struct, kw_only=True):
@@ -65,13 +67,18 @@ class Preferences(msgspec.Struct, kw_only=True):
 
 
 class PreferencesUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Any subset of the switches; the ones left out keep their value."""
+    """Any subset of the switches; the ones left out keep their value (null is refused)."""
 
-    reactions_on_posts: bool | None = None
-    comments_on_posts: bool | None = None
-    reactions_on_blog_posts: bool | None = None
-    comments_on_blog_posts: bool | None = None
-    aggregate_same_type: bool | None = None
+    reactions_on_posts: bool | UnsetType = UNSET
+    comments_on_posts: bool | UnsetType = UNSET
+    reactions_on_blog_posts: bool | UnsetType = UNSET
+    comments_on_blog_posts: bool | UnsetType = UNSET
+    aggregate_same_type: bool | UnsetType = UNSET
+
+    def changes(self) -> dict[str, bool | None]:
+        """Every switch, None for the ones to leave as they are."""
+        return {name: None if value is UNSET else bool(value)
+                for name, value in msgspec.structs.asdict(self).items()}
 
 
 class GroupActor(msgspec.Struct, kw_only=True):

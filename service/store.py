@@ -92,14 +92,7 @@ async def get_preferences(conn: AConn, user_id: int) -> Preferences:
 
 
 async def update_preferences(conn: AConn, user_id: int, change: PreferencesUpdate) -> Preferences:
-    params: dict[str, Any] = {
-        "user_id": user_id,
-        "reactions_on_posts": change.reactions_on_posts,
-        "comments_on_posts": change.comments_on_posts,
-        "reactions_on_blog_posts": change.reactions_on_blog_posts,
-        "comments_on_blog_posts": change.comments_on_blog_posts,
-        "aggregate_same_type": change.aggregate_same_type,
-    }
+    params: dict[str, Any] = {"user_id": user_id, **change.changes()}
     async with conn.cursor(row_factory=dict_row) as cur:
         try:
             await cur.execute(sql("update_preferences"), params)

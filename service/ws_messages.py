@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from service.schemas import Notification
+from service.schemas import MAX_POSITION, Notification
 
 
 class ServerMessage(msgspec.Struct, tag_field="type", kw_only=True):
@@ -76,7 +76,7 @@ class ClientMessage(msgspec.Struct, tag_field="type", kw_only=True, forbid_unkno
 
 class Auth(ClientMessage, tag="auth"):
     token: Annotated[str, msgspec.Meta(max_length=8192)]
-    since: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    since: Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)] | None = None
 
 
 class Ping(ClientMessage, tag="ping"):

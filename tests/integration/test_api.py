@@ -161,6 +161,7 @@ def test_mark_all_read_up_to_leaves_later_notifications_unread(
         assert [n["emoji"] for n in unread] == ["c"]
         assert c.post("/mark-all-read", json={"up_to": -1}).status_code == 400
         assert c.post("/mark-all-read", json={"upto": 3}).status_code == 400
+        assert c.post("/mark-all-read", json={"up_to": 2**70}).status_code == 400
         everything = c.post("/mark-all-read").json()
         assert everything["marked"] == 1 and everything["unread_count"] == 0
 
@@ -190,6 +191,8 @@ def test_preferences_roundtrip_and_validation(service: RunningService,
         assert c.get("/preferences").json() == changed
         assert c.put("/preferences", json={"colour": "red"}).status_code == 400
         assert c.put("/preferences", json={"comments_on_posts": "no"}).status_code == 400
+        assert c.put("/preferences", json={"comments_on_posts": None}).status_code == 400
+        assert c.put("/preferences", json={}).json() == changed
         assert c.put("/preferences", json=[1]).status_code == 400
     with client(service, 10_000_000) as ghost:
         assert ghost.put("/preferences", json={"aggregate_same_type": False}).status_code == 404
