@@ -41,9 +41,9 @@ class WsSize:
 
 
 SIZES = {
-    "smoke": WsSize(users=200, processes=2, connect_parallel=50,
+    "smoke": WsSize(users=200, processes=2, connect_parallel=8,
                     rates=((50.0, 2.0), (200.0, 2.0))),
-    "full": WsSize(users=10_000, processes=4, connect_parallel=50,
+    "full": WsSize(users=10_000, processes=4, connect_parallel=8,
                    rates=((50.0, 20.0), (500.0, 20.0))),
 }
 
@@ -112,6 +112,26 @@ def measure_delivery(url: str, fleet: Fleet, service: ServiceProcess, users: int
                     cpu / took if took else 0.0, timeline)
 
 
+def rss_per_connection_without_deflate(url: str, size: WsSize, log: Path) -> float:
+    """The same sockets, on a fresh process, with permessage-deflate not negotiated."""
+    service = ServiceProcess(url, log)
+    service.start()
+    fleet: Fleet | None = None
+    try:
+        time.sleep(1.0)
+        before = service.rss_bytes()
+        fleet = Fleet(service.ws_url, size.users, size.processes, reconnect=False,
+                      connect_parallel=size.connect_parallel, deflate=False)
+        fleet.connect()
+        fleet.wait_connected(timeout=600, label="connecting without permessage-deflate")
+        time.sleep(3.0)
+        return (service.rss_bytes() - before) / size.users
+    finally:
+        if fleet is not None:
+            fleet.close()
+        service.stop()
+
+
 def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> dict[str, Any]:
     size = SIZES[size_name]
     report = Report("ws", "WebSockets: 10,000 sockets on one process, delivery latency",
@@ -151,6 +171,9 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             if fleet is not None:
                 fleet.close()
             service.stop()
+        phase("memory again, on a fresh process, with permessage-deflate off")
+        per_connection_plain = rss_per_connection_without_deflate(
+            db.url, size, Path(tmp) / "service-plain.log")
 
     counters = final["counters"]
     lost = sum(len(d.lost) for d in deliveries)
@@ -160,6 +183,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     report.data.update({
         "rss_before": rss_before, "rss_after": rss_after, "rss_end": rss_end,
         "rss_per_connection": per_connection, "fds_before": fds_before,
+        "rss_per_connection_without_deflate": per_connection_plain,
         "fds_after": fds_after, "connect": connect, "connect_seconds": connect_seconds,
         "deliveries": [d.summary() for d in deliveries], "counters": counters,
         "still_connected": still_connected, "lost_ids": [i for d in deliveries
@@ -175,7 +199,10 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
          f"{connect['p50_ms']:.1f} / {connect['p99_ms']:.1f} / {connect['max_ms']:.1f} ms"],
         ["service RSS before / after connecting",
          f"{rss_before / 2**20:,.1f} / {rss_after / 2**20:,.1f} MiB"],
-        ["service RSS per connection", f"{per_connection / 1024:,.1f} KiB"],
+        ["service RSS per connection (permessage-deflate negotiated, as with browsers)",
+         f"{per_connection / 1024:,.1f} KiB"],
+        ["service RSS per connection, permessage-deflate not negotiated (fresh process)",
+         f"{per_connection_plain / 1024:,.1f} KiB"],
         ["service RSS at the end", f"{rss_end / 2**20:,.1f} MiB"],
         ["service open files before / after", f"{fds_before:,} / {fds_after:,}"],
         ["sockets still open at the end", f"{still_connected:,}"],
