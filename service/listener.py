@@ -59,7 +59,7 @@ class Listener:
                         # Anything committed while we were not listening: catch up now.
                         self.wake(self._connected_users())
                         await self._listen(conn)
-                except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+                except (psycopg.Error, OSError) as exc:
                     self._set_connected(False)
                     failures += 1
                     delay = min(self._max_backoff, 0.25 * 2 ** min(failures, 8))
@@ -99,8 +99,14 @@ class Listener:
             users, self._pending = self._pending, set()
             try:
                 await self._sync(users)
+            except (psycopg.Error, OSError) as exc:
+                # The database is away: put them back; retried in a second and after reconnect.
+                log.warning("fan-out to %d user(s) failed (%s); will retry",
+                            len(users), type(exc).__name__)
+                self._pending.update(users)
+                await asyncio.sleep(1.0)
+                self._wake.set()
             except Exception:
-                # Put them back: the next wakeup (or reconnect) retries them.
                 log.exception("fan-out failed for %d user(s); will retry", len(users))
                 self._pending.update(users)
                 await asyncio.sleep(1.0)
