@@ -282,6 +282,7 @@ export class NotificationsPageElement extends ElementBase {
           ? await this._client.listNotifications({ limit: this._pageSize() })
           : await this._client.listGroups({});
       if (generation !== this._generation) return;
+      if (this._itemObserver) this._itemObserver.disconnect();
       this._items.clear();
       this._list.replaceChildren();
       this._groupList.replaceChildren();
@@ -392,12 +393,14 @@ export class NotificationsPageElement extends ElementBase {
     }
     if (this.getAttribute("state") === "error") return; // "Try again" loads everything anyway
     if (typeof event.position !== "number" || event.position <= this._position) return; // already in the list
-    this._position = event.position;
     if (this._view === "grouped") {
+      // Groups are re-read from the service; the position moves when they are rendered,
+      // so "Mark all as read" never covers a change the user has not seen yet.
       if (event.type === "notification") this._liveIds.add(event.notification.id);
       this._scheduleGroupsRefresh();
       return;
     }
+    this._position = event.position;
     switch (event.type) {
       case "notification": {
         const n = event.notification;
