@@ -16,8 +16,8 @@ def test_client_and_format_unit_tests_pass_under_node() -> None:
     """`node --test web/tests/` passes: backoff, resume, tabs, REST helpers and text formatting."""
     files = sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "web" / "tests").glob("*.test.mjs"))
     assert files, "no JavaScript tests found"
-    result = subprocess.run([NODE, "--test", *files], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=90, check=False)
+    result = subprocess.run([NODE, "--test", "--test-reporter=tap", *files], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=90, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     passed = re.search(r"^# pass (\d+)", output, re.MULTILINE)
