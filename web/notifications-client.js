@@ -365,6 +365,10 @@ export class NotificationsClient {
     if (this._userId !== null && this._userId !== message.user_id) {
       this._applied = null; // a different user: nothing of the old stream applies
       this._shown = { position: null, unreadCount: null };
+      if (this._channel) {
+        this._channel.close();
+        this._channel = null;
+      }
     }
     this._userId = message.user_id;
     this._openChannel();

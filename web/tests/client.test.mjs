@@ -186,6 +186,21 @@ test("joining without since announces a reset; resync moves the position and ask
   ctx.client.stop();
 });
 
+test("a token for another user starts that user's stream afresh", async () => {
+  const ctx = makeClient();
+  ctx.client.start();
+  const first = await handshake(ctx, { position: 10, unread: 4, userId: 7 });
+  first.receive(change("notification", 11, 5, { notification: { id: "a" } }));
+  first.serverClose(4401);
+  ctx.clock.advance(DEFAULTS.maxDelay);
+  await handshake(ctx, { position: 3, unread: 1, userId: 8 });
+  assert.equal(ctx.client.userId, 8);
+  assert.equal(ctx.client.position, 3);
+  assert.equal(ctx.client.unreadCount, 1);
+  assert.deepEqual(ctx.events.filter((e) => e.type === "reset").at(-1), { type: "reset", position: 3, unread_count: 1 });
+  ctx.client.stop();
+});
+
 test("a seeded position is used as since on the first connection", async () => {
   const ctx = makeClient();
   ctx.client.seed(42);
