@@ -108,11 +108,16 @@ async def _start_position(pool: AsyncConnectionPool[Any], sub_user: int, since: 
 
 
 async def _send_loop(socket: WebSocket[Any, Any, Any], sub: Subscriber) -> None:
+    """Write queued messages in order; ends on the close sentinel or when the client is gone."""
     while True:
         text = await sub.queue.get()
         if text is None:
             return
-        await socket.send_text(text)
+        try:
+            await socket.send_text(text)
+        except Exception as exc:  # the peer went away mid-write: nothing to report
+            log.debug("send failed: %s", type(exc).__name__)
+            return
 
 
 async def _wait_closed(sub: Subscriber) -> None:
