@@ -17,6 +17,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
@@ -105,5 +106,13 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             render_plugins=[SwaggerRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        # Our log setup (service/logging_setup.py, applied by uvicorn) owns the handlers;
+        # Litestar only logs unexpected errors, through them, and never 4xx as tracebacks.
+        logging_config=LoggingConfig(
+            configure_root_logger=False, log_exceptions="always",
+            disable_stack_trace={400, 401, 403, 404, 405, 413},
+            loggers={"litestar": {"level": settings.log_level.upper(), "handlers": [],
+                                  "propagate": True}},
+        ),
         debug=False,
     )
