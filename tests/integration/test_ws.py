@@ -27,13 +27,18 @@ def owner_with_post(db: psycopg.Connection[Any]) -> tuple[int, int, int]:
 
 async def test_auth_by_first_message(service: RunningService,
                                      db: psycopg.Connection[Any]) -> None:
-    """A client that sends {"type": "auth"} first gets hello and then live notifications."""
+    """A client that sends {"type": "auth", "since": 0} first gets hello, the replay, then live."""
     owner, actor, post = owner_with_post(db)
+    react(db, post, actor, "before")
     async with connect(service.ws_url) as ws:
-        await ws.send(json.dumps({"type": "auth", "token": make_token(owner, service.secret)}))
+        await ws.send(json.dumps({"type": "auth", "token": make_token(owner, service.secret),
+                                  "since": 0}))
         assert (await recv_json(ws))["type"] == "hello"
-        react(db, post, actor)
-        assert (await recv_json(ws))["type"] == "notification"
+        replayed = await recv_json(ws)
+        assert (replayed["position"], replayed["notification"]["emoji"]) == (1, "before")
+        react(db, post, actor, "after")
+        live = await recv_json(ws)
+        assert (live["position"], live["notification"]["emoji"]) == (2, "after")
 
 
 async def test_auth_by_subprotocol(service: RunningService, db: psycopg.Connection[Any]) -> None:
