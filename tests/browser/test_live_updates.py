@@ -21,6 +21,7 @@ from tests.hostdata import comment, react, unread_state
 from tests.servers import RunningService
 
 PAGE_LIST = "() => document.querySelector('notifications-page').getAttribute('state')"
+SHADOW = "document.querySelector('notifications-page').shadowRoot"
 
 
 def test_badge_increments_within_a_second_of_a_plain_sql_insert(
@@ -39,6 +40,9 @@ def test_badge_increments_within_a_second_of_a_plain_sql_insert(
         "() => document.querySelector('#header-badge').shadowRoot"
         ".querySelector('.badge').getAttribute('aria-label')")
     assert label == "2 unread notifications"
+    announced = page.evaluate(
+        "() => document.querySelector('#header-badge').shadowRoot.querySelector('[role=status]').textContent")
+    assert announced == "2 unread notifications"
     assert unread_state(conn, alice) == (2, 2)
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -167,3 +171,35 @@ def test_a_notification_missed_while_the_service_restarts_shows_exactly_once(
     assert unread_state(conn, alice) == (1, 1)
     row = conn.execute("SELECT id::text FROM notifications WHERE comment_id = %s", (missed,)).fetchone()
     assert row is not None and items[0]["id"] == row[0]
+
+
+def test_retractions_and_edits_show_live_on_the_page(
+    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+) -> None:
+    """Un-react and a soft-deleted comment remove their items live; an edited comment updates its preview."""
+    alice, bob, carol = user_id(conn, "alice"), user_id(conn, "bob"), user_id(conn, "carol")
+    post = post_id(conn, "p-alice-1")
+    page = open_as(context, demo, "/demo/notifications", "alice")
+    page.wait_for_function(f"{PAGE_LIST} === 'empty'")
+
+    reaction = react(conn, post, bob, "🔥")
+    edited = comment(conn, post, carol, "First draft")
+    deleted = comment(conn, post, bob, "I will take this back")
+    page.wait_for_function(f"() => {SHADOW}.querySelectorAll('li.item').length === 3")
+    wait_for_badge(page, "3")
+
+    conn.execute("UPDATE comments SET body = 'Second thoughts', updated_at = now() WHERE id = %s", (edited,))
+    page.wait_for_function(
+        f"() => [...{SHADOW}.querySelectorAll('li.item')]"
+        ".some((li) => li.textContent.includes('Second thoughts'))")
+    assert not any("First draft" in item["text"] for item in page_items(page))
+
+    conn.execute("DELETE FROM reactions WHERE id = %s", (reaction,))
+    conn.execute("UPDATE comments SET deleted_by_owner = true, original_body = body, body = '[deleted]',"
+                 " updated_at = now() WHERE id = %s", (deleted,))
+    page.wait_for_function(f"() => {SHADOW}.querySelectorAll('li.item').length === 1")
+    wait_for_badge(page, "1")
+    texts = [item["text"] for item in page_items(page)]
+    assert len(texts) == 1 and "Second thoughts" in texts[0]
+    assert unread_state(conn, alice) == (1, 1)
+    assert page.errors == []  # type: ignore[attr-defined]
