@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
@@ -106,6 +107,14 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             render_plugins=[SwaggerRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        # The host's pages may live on another origin. Tokens travel in a header, never
+        # in cookies, so credentials stay off; the allow-list is the socket's.
+        cors_config=CORSConfig(
+            allow_origins=list(settings.allowed_origins) or ["*"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"], allow_credentials=False,
+            max_age=600,
+        ),
         # Our log setup (service/logging_setup.py, applied by uvicorn) owns the handlers;
         # Litestar only logs unexpected errors, through them, and never 4xx as tracebacks.
         logging_config=LoggingConfig(

@@ -171,3 +171,18 @@ def _value(metrics: str, name: str) -> float:
         if line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} not in metrics")
+
+
+def test_cors_follows_the_origin_allow_list(strict_service: RunningService) -> None:
+    """Pages on an allowed origin may call the API from the browser; other origins may not."""
+    import httpx
+
+    url = strict_service.base_url + "/api/notifications/unread-count"
+    preflight = {"Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"}
+    allowed = httpx.options(url, headers={"Origin": "https://art.example", **preflight})
+    assert allowed.status_code == 204
+    assert allowed.headers["access-control-allow-origin"] == "https://art.example"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    refused = httpx.options(url, headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in refused.headers
