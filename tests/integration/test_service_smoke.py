@@ -38,6 +38,12 @@ async def test_reaction_insert_arrives_over_websocket(database_url: str,
             listed = httpx.get(svc.base_url + "/api/notifications/",
                                headers={"Authorization": f"Bearer {token}"}).json()
             assert listed["notifications"][0] == message["notification"]
+            metrics = httpx.get(svc.base_url + "/metrics").text
+            for sample in ("notifications_delivery_lag_seconds_count",
+                           "notifications_ws_open_sockets",
+                           "notifications_ws_messages_delivered_total"):
+                line = next(x for x in metrics.splitlines() if x.startswith(sample + "{"))
+                assert line.endswith(" 1"), line
 
 
 async def test_logs_hold_no_token_and_can_be_json(database_url: str,
