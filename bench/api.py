@@ -25,6 +25,7 @@ import psycopg
 
 from bench import dataset
 from bench.common import (
+    MachineLoad,
     Progress,
     Report,
     bench_database,
@@ -166,6 +167,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     with bench_database("api", database_url=database_url) as db, \
             tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         report.meta["postgres"] = db.server_settings()
+        load = MachineLoad(db)
         info = dataset.build_dataset(db.url, size.dataset)
         if info.drift:
             raise RuntimeError(f"dataset drift: {info.drift[:5]}")
@@ -238,6 +240,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                                                 for c in size.concurrency)]
         deep_seq = _deep_seq(db.url, heavy[0]) if heavy else 0
         plan = explain(db.url, heavy[0], deep_seq) if heavy else []
+        report.meta["machine_load"] = load.finish()
 
     _tables(report, size, results, cpu_per_request, info, heavy, work, unread_of, marked_users,
             plan)

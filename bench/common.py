@@ -146,6 +146,78 @@ class BenchDatabase:
                     for name in names}
 
 
+class MachineLoad:
+    """How busy the machine was during a benchmark, and how much of that was us.
+
+    Ours = this process, every child it started (service, client processes,
+    pgbench; reaped or alive) and our embedded PostgreSQL with its backends.
+    The rest of the busy CPU time belongs to other programs on the machine.
+    """
+
+    def __init__(self, db: BenchDatabase) -> None:
+        self.db = db
+        self.started = time.monotonic()
+        self.load_before = os.getloadavg()
+        self.busy_before = self._busy()
+        self.ours_before = self._ours()
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+
+        t = psutil.cpu_times()
+        return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+    def _postmaster(self) -> Any:
+        import psutil
+
+        if self.db.server is None:
+            return None
+        try:
+            pid = int((self.db.server.data_dir / "postmaster.pid").read_text().split()[0])
+            return psutil.Process(pid)
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return None
+
+    def _ours(self) -> float:
+        import psutil
+
+        def cpu(p: Any, with_reaped: bool) -> float:
+            try:
+                t = p.cpu_times()
+                total = t.user + t.system
+                if with_reaped:
+                    total += t.children_user + t.children_system
+                return float(total)
+            except psutil.Error:
+                return 0.0
+
+        me = psutil.Process()
+        total = cpu(me, True)
+        for child in me.children(recursive=True):
+            total += cpu(child, False)
+        postmaster = self._postmaster()
+        if postmaster is not None:
+            total += cpu(postmaster, True)
+            for backend in postmaster.children():
+                total += cpu(backend, False)
+        return total
+
+    def finish(self) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        busy = self._busy() - self.busy_before
+        ours = self._ours() - self.ours_before
+        return {
+            "seconds": round(elapsed, 1),
+            "cores_busy_avg": round(busy / elapsed, 2),
+            "cores_ours_avg": round(ours / elapsed, 2),
+            "cores_others_avg": round(max(0.0, busy - ours) / elapsed, 2),
+            "loadavg_before": [round(x, 2) for x in self.load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "postgres_accounted": self.db.server is not None,
+        }
+
+
 def _with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
@@ -353,6 +425,14 @@ class Report:
         lines.append(f"Machine: {machine['cpus']} × {machine['cpu_model']}, "
                      f"{machine['memory_gib']} GiB RAM, Python {machine['python']}, "
                      f"Linux {machine['kernel']}.")
+        if "machine_load" in m:
+            ml = m["machine_load"]
+            lines.append(f"During the run the machine's 2 cores were busy {ml['cores_busy_avg']:.2f} "
+                         f"cores on average: {ml['cores_ours_avg']:.2f} for this benchmark "
+                         f"(load generator, service, PostgreSQL) and "
+                         f"{ml['cores_others_avg']:.2f} for other programs on the machine "
+                         f"(load average {ml['loadavg_before'][0]:.1f} before, "
+                         f"{ml['loadavg_after'][0]:.1f} after).")
         if "postgres" in m:
             pg = m["postgres"]
             lines.append("PostgreSQL " + ", ".join(f"{k}={v}" for k, v in pg.items()) + ".")

@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import Progress, Report, bench_database, parse_args, phase
+from bench.common import MachineLoad, Progress, Report, bench_database, parse_args, phase
 from service.consistency import find_drift
 
 
@@ -248,7 +248,9 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                     size_name)
     with bench_database("dataset", database_url=database_url) as db:
         report.meta["postgres"] = db.server_settings()
+        load = MachineLoad(db)
         info = build_dataset(db.url, size)
+        report.meta["machine_load"] = load.finish()
     total = (info.seconds_seed + info.seconds_insert + info.seconds_events
              + info.seconds_vacuum + info.seconds_check)
     report.data["dataset"] = info.__dict__

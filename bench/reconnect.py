@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import Progress, Report, bench_database, latency_summary, parse_args, phase
+from bench.common import MachineLoad, Progress, Report, bench_database, latency_summary, parse_args, phase
 from bench.service_process import ServiceProcess
 from bench.ws_fleet import Fleet, Writer, seed
 
@@ -48,6 +48,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     with bench_database("reconnect", database_url=database_url) as db, \
             tempfile.TemporaryDirectory(prefix="bench-reconnect-") as tmp:
         report.meta["postgres"] = db.server_settings()
+        load = MachineLoad(db)
         seed(db.url, size.users)
         service = ServiceProcess(db.url, Path(tmp) / "service.log")
         phase("starting the service")
@@ -58,6 +59,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                           connect_parallel=8)
             fleet.connect()
             fleet.wait_connected(timeout=600, label="connecting before the storm")
+            fleet.freeze()
             _, applied_before = fleet.status()
 
             ready_at: list[float] = []
@@ -98,6 +100,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             if fleet is not None:
                 fleet.close()
             service.stop()
+        report.meta["machine_load"] = load.finish()
 
     receipts = final["receipts"]
     gap = [c for c in writer.commits if t0 <= c.committed <= ready_at[0]]

@@ -35,6 +35,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.common import (
+    MachineLoad,
     Progress,
     Report,
     bench_database,
@@ -359,6 +360,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     report = Report("write_path", "Write path: host INSERTs through the triggers", size_name)
     with bench_database("write", database_url=database_url) as db:
         report.meta["postgres"] = db.server_settings()
+        load = MachineLoad(db)
         url = db.url
         phase(f"seeding {size.users:,} users and {size.users * size.posts_per_user:,} posts")
         with psycopg.connect(url, autocommit=True) as conn:
@@ -422,6 +424,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         set_mode(url, "reaction", "triggers")
         set_mode(url, "comment", "triggers")
         counter_total, unread_rows = check_counters(url)
+        report.meta["machine_load"] = load.finish()
 
     summaries = [c.summary() for c in cells.values()]
     report.data["cells"] = summaries

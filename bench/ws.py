@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import (
+    MachineLoad,
     Report,
     bench_database,
     latency_summary,
@@ -60,6 +62,7 @@ class Delivery:
     late_commits: int  # COMMIT returned > 50 ms after it was due: the writer fell behind
     service_cpu: float  # share of one core
     timeline: list[tuple[float, float]]  # (seconds since start, latency)
+    server_lag_mean: float  # the service's own view: created_at → queued for the socket
 
     def summary(self) -> dict[str, Any]:
         return {"rate": self.rate, "seconds": self.seconds, "committed": len(self.commits),
@@ -68,6 +71,7 @@ class Delivery:
                 "misrouted": self.misrouted, "writer_errors": self.writer_errors,
                 "late_commits": self.late_commits,
                 "service_cpu_share": round(self.service_cpu, 3),
+                "server_lag_mean_ms": round(self.server_lag_mean * 1000, 2),
                 **latency_summary(self.latencies_s)}
 
 
@@ -80,9 +84,23 @@ def wait_for_receipts(fleet: Fleet, expected: int, before: int, timeout: float) 
         time.sleep(0.1)
 
 
+def server_lag(service: ServiceProcess) -> tuple[float, float]:
+    """(sum, count) of the service's own delivery-lag histogram: from the
+    notification's created_at to the moment it was queued for the socket."""
+    total = count = 0.0
+    with urllib.request.urlopen(service.base_url + "/metrics", timeout=5) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith("notifications_delivery_lag_seconds_sum"):
+                total = float(line.rsplit(" ", 1)[1])
+            elif line.startswith("notifications_delivery_lag_seconds_count"):
+                count = float(line.rsplit(" ", 1)[1])
+    return total, count
+
+
 def measure_delivery(url: str, fleet: Fleet, service: ServiceProcess, users: int, rate: float,
                      seconds: float) -> Delivery:
     _, applied_before = fleet.status()
+    lag_before = server_lag(service)
     fleet.forget()
     mark = time.monotonic()
     cpu_before = service.cpu_seconds()
@@ -108,8 +126,11 @@ def measure_delivery(url: str, fleet: Fleet, service: ServiceProcess, users: int
         latencies.append(latency)
         timeline.append((commit.committed - mark, latency))
     late = sum(1 for c in writer.commits if c.committed - c.due > 0.05)
+    lag_after = server_lag(service)
+    lag_count = lag_after[1] - lag_before[1]
+    server_mean = (lag_after[0] - lag_before[0]) / lag_count if lag_count else float("nan")
     return Delivery(rate, took, writer.commits, latencies, lost, misrouted, writer.errors, late,
-                    cpu / took if took else 0.0, timeline)
+                    cpu / took if took else 0.0, timeline, server_mean)
 
 
 def rss_per_connection_without_deflate(url: str, size: WsSize, log: Path) -> float:
@@ -140,6 +161,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     with bench_database("ws", database_url=database_url) as db, \
             tempfile.TemporaryDirectory(prefix="bench-ws-") as tmp:
         report.meta["postgres"] = db.server_settings()
+        load = MachineLoad(db)
         phase(f"seeding {size.users:,} users with one post each")
         seed(db.url, size.users)
         service = ServiceProcess(db.url, Path(tmp) / "service.log")
@@ -155,6 +177,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                           connect_parallel=size.connect_parallel)
             fleet.connect()
             connect_seconds = fleet.wait_connected(timeout=600)
+            fleet.freeze()
             time.sleep(3.0)  # let allocations settle
             rss_after = service.rss_bytes()
             fds_after = service.open_files()
@@ -174,6 +197,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         phase("memory again, on a fresh process, with permessage-deflate off")
         per_connection_plain = rss_per_connection_without_deflate(
             db.url, size, Path(tmp) / "service-plain.log")
+        report.meta["machine_load"] = load.finish()
 
     counters = final["counters"]
     lost = sum(len(d.lost) for d in deliveries)
@@ -213,14 +237,18 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     for d in deliveries:
         s = d.summary()
         rows.append([f"{d.rate:g}/s", s["committed"], s["achieved_rate"], s["received"],
-                     s["p50_ms"], s["p90_ms"], s["p99_ms"], s["max_ms"], s["lost"],
-                     s["misrouted"], f"{d.service_cpu:.0%}"])
+                     s["p50_ms"], s["p90_ms"], s["p99_ms"], s["max_ms"], s["mean_ms"],
+                     s["server_lag_mean_ms"], s["lost"], s["misrouted"],
+                     f"{d.service_cpu:.0%}"])
     report.table(f"Delivery, host INSERT commit → client receipt, {size.users:,} sockets open",
                  ["rate", "committed", "achieved /s", "received", "p50 ms", "p90 ms", "p99 ms",
-                  "max ms", "lost", "misrouted", "service CPU"], rows,
+                  "max ms", "mean ms", "server-side mean ms", "lost", "misrouted",
+                  "service CPU"], rows,
                  note="Latency runs from the moment the writer's COMMIT returned to the moment "
-                      "the client process parsed the message; service CPU is the share of "
-                      "one core the service process used meanwhile.")
+                      "the client process parsed the message. server-side mean = the service's "
+                      "own delivery-lag metric (row created_at, i.e. transaction start, to "
+                      "queued for the socket). service CPU is the share of one core the service "
+                      "process used meanwhile.")
     report.table("Integrity over the whole run", ["what", "count"], [
         ["notifications applied by clients", counters.get("notifications", 0)],
         ["lost (committed, never received)", lost],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import time
 from dataclasses import dataclass, field
@@ -202,6 +203,12 @@ async def _serve(conn: Connection, ws_url: str, users: list[int], reconnect: boo
             conn.send(("ok", client.status()))
         elif command == "report":
             conn.send(("ok", client.report(float(arg or 0.0))))
+        elif command == "freeze":
+            # The load generator must not add pauses of its own to what it measures:
+            # move the long-lived socket objects out of the collector's way.
+            gc.collect()
+            gc.freeze()
+            conn.send(("ok", None))
         elif command == "forget":
             client.receipts.clear()
             conn.send(("ok", None))

@@ -92,6 +92,10 @@ class Fleet:
                 raise TimeoutError(f"only {connected} of {self.users} sockets connected")
             time.sleep(0.25)
 
+    def freeze(self) -> None:
+        """gc.freeze() in every client process, once the sockets are open."""
+        self._all("freeze")
+
     def report(self, since: float = 0.0) -> dict[str, Any]:
         """Every process's measurements merged."""
         merged: dict[str, Any] = {"sockets": 0, "connected": 0, "connect_times": [],
