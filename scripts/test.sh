@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs on a fresh machine, then runs it:
+# Installs everything the test suite needs on a fresh machine (Debian's chromium
+# and nodejs when missing, the virtualenv with the dev and bench extras), then runs it:
 # lint, types, and pytest against a real PostgreSQL (embedded, or DATABASE_URL),
 # real WebSockets and a real headless Chromium. Extra arguments go to pytest.
 set -euo pipefail
@@ -8,9 +9,14 @@ cd "$(dirname "$0")/.."
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
-if ! command -v chromium >/dev/null 2>&1; then
+# Node runs the web client's unit tests (from pytest).
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium fonts-noto-color-emoji"
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+if [ -n "$missing" ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
