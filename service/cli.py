@@ -92,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # yoyo logs every statement it runs at INFO; our own lines say what was applied.
+    logging.getLogger("yoyo").setLevel(logging.WARNING)
     result: int = args.func(args, settings)
     return result
 
