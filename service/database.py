@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import signal
+import sys
+import threading
 from pathlib import Path
 
 from service.embedded_db import EmbeddedPostgres
@@ -26,4 +29,17 @@ def resolve_database_url(settings: Settings, *, stop_at_exit: bool = True) -> st
              "started" if started else "reused", server.url, server.data_dir)
     if started and stop_at_exit:
         atexit.register(server.stop)
+        _exit_cleanly_on_sigterm()
     return server.url
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into a normal exit, so atexit stops the embedded server.
+
+    uvicorn shuts down gracefully on SIGTERM and then re-raises the signal
+    with the handler it found installed; with the default handler the
+    process would die there, skipping atexit and leaving PostgreSQL running.
+    """
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 from service.embedded_db import EmbeddedPostgres, free_port
@@ -43,3 +46,30 @@ def test_an_already_running_server_is_reused_and_left_running(tmp_path: Path) ->
     finally:
         server.stop()
     assert not server.is_running()
+
+
+def test_serve_stops_the_embedded_server_it_started_on_sigterm(tmp_path: Path) -> None:
+    """`notifications serve --demo` on the embedded server stops it cleanly when terminated."""
+    data_dir, pg_port, http_port = tmp_path / "pgdata", free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(NOTIFICATIONS_PGDATA=str(data_dir), NOTIFICATIONS_PG_PORT=str(pg_port),
+               NOTIFICATIONS_PORT=str(http_port), NOTIFICATIONS_RETENTION_INTERVAL_HOURS="0")
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--demo"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = EmbeddedPostgres(data_dir, pg_port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/health/ready", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the service never became ready"
+                time.sleep(0.2)
+        assert server.is_running()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        assert not server.is_running(), "SIGTERM left the embedded PostgreSQL running"
+    finally:
+        process.kill()
+        server.stop()
