@@ -1,0 +1,243 @@
+"""Fuzzing token parsing (REST and socket), WebSocket client messages and hostile API inputs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import websockets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from websockets.exceptions import ConnectionClosed
+
+from tests.fuzz.hostile import NASTY, hostile_text
+from tests.hostdata import add_post, add_user, react
+from tests.integration.service_fixtures import service, shared_database_url
+from tests.servers import RunningService
+from tests.tokens import make_token
+
+__all__ = ["service", "shared_database_url"]
+pytestmark = pytest.mark.timeout(240)
+API = "/api/notifications"
+FUZZ = settings(max_examples=60, deadline=None, database=None,
+                suppress_health_check=list(HealthCheck))
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text(30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(hostile_text(10), inner, max_size=3),
+    max_leaves=6)
+
+
+PRINTABLE = st.characters(min_codepoint=33, max_codepoint=126)
+
+
+def known_user(svc: RunningService) -> int:
+    with psycopg.connect(svc.database_url, autocommit=True) as conn:
+        row = conn.execute("SELECT id FROM users WHERE handle = 'fuzz_token_user'").fetchone()
+        if row is not None:
+            return int(row[0])
+        user = add_user(conn, "fuzz_token_user")
+        react(conn, add_post(conn, user), add_user(conn, "fuzz_token_actor"))
+        return user
+
+
+def claims_are_valid(claims: dict[str, Any]) -> bool:
+    user, exp = claims.get("user_id"), claims.get("exp")
+    return (isinstance(user, int) and not isinstance(user, bool) and user > 0
+            and isinstance(exp, int) and not isinstance(exp, bool) and time.time() + 5 < exp < 2**40)
+
+
+def mutate(token: str, how: int, junk: str) -> str:
+    """A valid token bent in one of several ways."""
+    head, body, sig = token.split(".")
+    return [
+        token[:-1] + ("A" if token[-1] != "A" else "B"),
+        token[: len(token) // 2],
+        f"{head}.{body}",
+        f"{body}.{head}.{sig}",
+        f"{head}.{body}.{sig}.{sig}",
+        token + junk,
+        junk + token,
+        f"{head}.{junk}.{sig}",
+        token.replace(".", "..", 1),
+        token.upper(),
+    ][how % 10]
+
+
+@st.composite
+def tokens(draw: st.DrawFn, secret: str, user: int) -> tuple[str, bool]:
+    """(token, whether the service must accept it)."""
+    kind = draw(st.integers(0, 2))
+    if kind == 0:  # arbitrary text
+        return draw(st.text(PRINTABLE, min_size=1, max_size=300)), False
+    if kind == 1:  # a real token, bent
+        junk = draw(st.text(PRINTABLE, max_size=20))
+        return mutate(make_token(user, secret), draw(st.integers(0, 9)), junk), False
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "user_id": draw(st.sampled_from([user, user, 0, -user, str(user), float(user), True, None,
+                                         [user], {"id": user}, 2**70])),
+        "exp": draw(st.sampled_from([now + 600, now - 600, float(now + 600), str(now + 600),
+                                     None, True, 2**62, [now + 600], now])),
+    }
+    claims = {k: v for k, v in claims.items() if v is not None}
+    extra = draw(st.dictionaries(st.sampled_from(["sub", "iat", "nbf", "aud", "iss", "jti"]), JSON,
+                                 max_size=2))
+    claims.update(extra)
+    token = sign(claims, secret)
+    # Registered claims of the wrong type (a numeric sub, say) may be refused by the JWT library.
+    conforming = all(k in ("sub", "iss", "jti") and isinstance(v, str) for k, v in extra.items())
+    return token, claims_are_valid(claims) and conforming
+
+
+def sign(claims: dict[str, Any], secret: str) -> str:
+    """HS256 by hand, so claims of any JSON type can be signed (PyJWT refuses some)."""
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps(claims).encode())
+    mac = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(mac)
+
+
+@FUZZ
+@given(data=st.data())
+def test_token_fuzzing_over_rest_is_401_or_200_never_5xx(service: RunningService,
+                                                          data: st.DataObject) -> None:
+    """Any token: well-formed valid ones get 200, everything else 401 with a message; never 5xx."""
+    user = known_user(service)
+    token, valid = data.draw(tokens(service.secret, user))
+    response = httpx.get(service.base_url + API + "/unread-count", timeout=10,
+                         headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code < 500, response.text
+    if valid:
+        assert response.status_code == 200, (token, response.text)
+    elif response.status_code != 200:
+        assert response.status_code == 401
+        assert len(token) < 8 or token not in response.text  # never echoed back
+
+
+@FUZZ
+@given(data=st.data())
+async def test_token_fuzzing_over_the_socket_is_4401_or_hello(service: RunningService,
+                                                              data: st.DataObject) -> None:
+    """Any token in the URL or the auth message: hello when valid, else close 4401 (4400); never 1011."""
+    user = known_user(service)
+    token, valid = data.draw(tokens(service.secret, user))
+    by_message = data.draw(st.booleans())
+    url = service.ws_url if by_message else f"{service.ws_url}?token={urllib.parse.quote(token)}"
+    async with websockets.connect(url, open_timeout=5, close_timeout=1) as ws:
+        try:
+            if by_message:
+                await ws.send(json.dumps({"type": "auth", "token": token}))
+            first = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert first["type"] == "hello" and first["user_id"] == user, first
+        except ConnectionClosed as closed:
+            assert not valid, token
+            assert closed.rcvd is not None and closed.rcvd.code in (4401, 4400), closed.rcvd
+
+
+CLIENT_MESSAGES = st.one_of(
+    JSON.map(json.dumps),
+    st.dictionaries(st.sampled_from(["type", "token", "since", "x"]),
+                    st.sampled_from(["ping", "auth", "pong", "hello", 1, None, [], {}, -1, 2**70]),
+                    max_size=3).map(json.dumps),
+    hostile_text(200),
+    st.sampled_from(["ping", "PING", "ping ", '{"type":"ping"}', '{"type":"ping","x":1}', "{", "[]",
+                     '{"type":"auth","token":"x"}', "\ufeff{}", "null", "1e999"]),
+    st.binary(max_size=200),
+)
+
+
+@FUZZ
+@given(messages=st.lists(CLIENT_MESSAGES, min_size=1, max_size=6))
+async def test_client_message_fuzzing_never_breaks_a_socket(service: RunningService,
+                                                            messages: list[str | bytes]) -> None:
+    """After hello, any client frames get pong, error, or a 4400 close; the socket still pings."""
+    token = make_token(known_user(service), service.secret)
+    async with websockets.connect(f"{service.ws_url}?token={token}", open_timeout=5,
+                                  close_timeout=1) as ws:
+        assert json.loads(await ws.recv())["type"] == "hello"
+        try:
+            for message in messages:
+                await ws.send(message)
+                reply = await asyncio.wait_for(ws.recv(), 5)
+                if reply != "pong":
+                    assert json.loads(reply)["type"] in ("pong", "error"), reply
+            await ws.send("ping")
+            assert await asyncio.wait_for(ws.recv(), 5) == "pong"
+        except ConnectionClosed as closed:
+            # Only a binary frame that is not UTF-8 may end the session, and only with 4400.
+            assert closed.rcvd is not None and closed.rcvd.code == 4400, closed.rcvd
+            assert any(isinstance(m, bytes) for m in messages)
+
+
+@FUZZ
+@given(first=CLIENT_MESSAGES)
+async def test_first_message_fuzzing_closes_cleanly(service: RunningService, first: str | bytes) -> None:
+    """Any first message that is not a valid auth closes with 4400 or 4401, never 1011 or a hang."""
+    async with websockets.connect(service.ws_url, open_timeout=5, close_timeout=1) as ws:
+        await ws.send(first)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code in (4400, 4401)
+
+
+VALUES = st.one_of(hostile_text(80), st.sampled_from(NASTY), st.integers().map(str),
+                   st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+
+
+@FUZZ
+@given(limit=VALUES, cursor=VALUES, unread=VALUES, window=VALUES, nid=VALUES,
+       body=st.one_of(JSON.map(json.dumps), hostile_text(200), st.sampled_from(NASTY)),
+       # Invalid UTF-8 inside a JSON string is a known 500 with its own test below.
+       raw=st.binary(max_size=300).filter(lambda b: b'"' not in b))
+def test_hostile_values_in_every_api_field_are_4xx_never_5xx(
+        service: RunningService, limit: str, cursor: str, unread: str, window: str, nid: str,
+        body: str, raw: bytes) -> None:
+    """Hostile strings and invalid UTF-8 in every query parameter, path and body get 2xx/4xx only."""
+    token = make_token(known_user(service), service.secret)
+    headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+    quoted = urllib.parse.quote(nid, safe="")
+    with httpx.Client(base_url=service.base_url + API, headers=headers, timeout=10) as http:
+        responses = [
+            http.get("/", params={"limit": limit, "cursor": cursor, "unread_only": unread}),
+            http.get("/groups", params={"limit": limit, "window_hours": window}),
+            http.delete(f"/{quoted}"),
+            http.post("/mark-read", content=body.encode()),
+            http.post("/mark-all-read", content=body.encode()),
+            http.put("/preferences", content=body.encode()),
+            http.post("/mark-read", content=raw),
+            http.put("/preferences", content=b'{"reactions_on_posts": ' + raw + b"}"),
+            http.get("/?cursor=" + urllib.parse.quote_from_bytes(raw)),
+            http.delete("/" + urllib.parse.quote_from_bytes(raw, safe="")),
+        ]
+    for response in responses:
+        assert response.status_code < 500, (response.request.method, response.request.url,
+                                            response.text[:300])
+        if response.status_code >= 400:
+            assert response.json()["status_code"] == response.status_code
+
+
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("PUT", "/preferences", b'{"reactions_on_posts": "\xff"}'),
+    ("PUT", "/preferences", b'{"\xff": true}'),
+    ("POST", "/mark-read", b'["\xff\xfe"]'),
+    ("POST", "/mark-all-read", b'{"up_to": "\xc3\x28"}'),
+])
+def test_invalid_utf8_inside_json_strings_is_400(service: RunningService, method: str, path: str,
+                                                 body: bytes) -> None:
+    """Invalid UTF-8 inside a JSON string is the client's error (400), never a 500 (found by fuzzing)."""
+    token = make_token(known_user(service), service.secret)
+    response = httpx.request(method, service.base_url + API + path, content=body, timeout=10,
+                             headers={"Authorization": f"Bearer {token}",
+                                      "content-type": "application/json"})
+    assert response.status_code == 400, response.text
