@@ -8,19 +8,24 @@ succeeds, our trigger was the one failing, and the test fails.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from tests.fuzz.hostile import hostile_text, storable
-from tests.integration.service_fixtures import shared_database_url
+from tests.integration.service_fixtures import service, shared_database_url
+from tests.servers import RunningService
+from tests.tokens import make_token
 
-__all__ = ["shared_database_url"]
+__all__ = ["service", "shared_database_url"]
 Conn = psycopg.Connection[Any]
 pytestmark = pytest.mark.timeout(180)
 FUZZ = settings(max_examples=70, deadline=None, database=None,
@@ -227,3 +232,36 @@ def test_the_oracle_blames_a_failing_trigger(shared_database_url: str) -> None:
         with pytest.raises(AssertionError, match="because of a notifications trigger"):
             host_write(conn, "INSERT INTO comments (id, post_id, author_ip, body)"
                        " VALUES (%s, %s, '192.0.2.1', '<b>') RETURNING id", (uuid.uuid4(), post))
+
+
+@settings(max_examples=30, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(handle=storable(40), avatar=st.none() | storable(500), title=storable(128),
+       art_url=st.none() | storable(1000), emoji=storable(20), body=storable(300))
+async def test_hostile_data_reaches_rest_and_socket_verbatim(
+        service: RunningService, handle: str, avatar: str | None, title: str, art_url: str | None,
+        emoji: str, body: str) -> None:
+    """What the triggers stored comes out of the REST list and the socket unchanged, byte for byte."""
+    with psycopg.connect(service.database_url, autocommit=True) as conn:
+        owner = host_write(conn, "INSERT INTO users (handle) VALUES (%s) RETURNING id", (unique("r"),))
+        actor = host_write(conn, "INSERT INTO users (handle, avatar_url) VALUES (%s, %s) RETURNING id",
+                           (handle.rstrip(" ") + unique("#"), avatar))
+        post = host_write(conn, "INSERT INTO posts (owner_id, title, art_url) VALUES (%s, %s, %s)"
+                          " RETURNING id", (owner, title, art_url))
+        host_write(conn, "INSERT INTO reactions (post_id, user_id, emoji) VALUES (%s, %s, %s)"
+                   " RETURNING id", (post, actor, emoji))
+        host_write(conn, "INSERT INTO comments (id, post_id, author_id, body) VALUES (%s, %s, %s, %s)"
+                   " RETURNING id", (uuid.uuid4(), post, actor, body))
+        with conn.cursor(row_factory=dict_row) as cur:
+            stored = cur.execute("SELECT id::text, actor_handle, actor_avatar_url, content_title,"
+                                 " content_url, emoji, comment_preview FROM notifications"
+                                 " WHERE user_id = %s ORDER BY seq DESC", (owner,)).fetchall()
+    token = make_token(owner, service.secret)
+    async with httpx.AsyncClient(timeout=10) as http:
+        listed = (await http.get(service.base_url + "/api/notifications/",
+                                 headers={"Authorization": f"Bearer {token}"})).json()["notifications"]
+    async with websockets.connect(f"{service.ws_url}?token={token}&since=0") as ws:
+        await ws.recv()  # hello
+        pushed = [json.loads(await ws.recv())["notification"] for _ in range(2)]
+    assert [{k: n[k] for k in stored[0]} for n in listed] == stored
+    assert list(reversed(pushed)) == listed
