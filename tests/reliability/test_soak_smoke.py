@@ -1,0 +1,19 @@
+"""A 20-second run of bench/soak.py: mixed load, then exact counters, exact clients, flat memory."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import soak
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def test_soak_smoke(database_url: str) -> None:
+    """20 s of writers, REST markers and churning sockets: no drift, loss, duplicate, 5xx or leak."""
+    report = soak.run(20.0, database_url=database_url, rss_bound_mib=32.0)
+    print({k: v for k, v in report.items() if k != "rss_samples_mib"})
+    assert report["problems"] == []
+    assert report["writes_committed"] > 500 and report["ws_messages"] > 500
+    assert report["ws_reconnects"] > 5  # the churn really cut sockets off
+    assert report["drift"] == [] and report["duplicates"] == 0
