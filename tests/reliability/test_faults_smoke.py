@@ -1,0 +1,19 @@
+"""A short run of bench/faults.py: listener kill, service kill and restart, socket storm, in a row."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import faults
+
+pytestmark = pytest.mark.timeout(150)
+
+
+def test_faults_smoke(database_url: str) -> None:
+    """Three faults back to back under load: every client exact, no drift, no 5xx."""
+    report = faults.run(3, database_url=database_url, interval=1.5)
+    print(report)
+    assert report["faults"] == ["listener", "service", "clients"]
+    assert report["problems"] == []
+    assert report["ws_reconnects"] >= 12  # the storm alone cuts every socket
+    assert all(code < 500 for code in report["rest_statuses"]), report["rest_statuses"]
