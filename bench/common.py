@@ -458,3 +458,27 @@ def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.
     parser.add_argument("--out", type=Path, default=RESULTS_DIR,
                         help=f"where reports go (default {RESULTS_DIR})")
     return parser.parse_args(argv)
+
+
+def summarize_profile(raw_path: Path, top: int = 25) -> list[tuple[str, float]]:
+    """Inclusive share of samples per function from py-spy's raw (collapsed) output."""
+    totals: dict[str, int] = {}
+    samples = 0
+    if not raw_path.exists():
+        return []
+    for line in raw_path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        try:
+            count = int(count_text)
+        except ValueError:
+            continue
+        samples += count
+        seen = set()
+        for frame in stack.split(";"):
+            name = frame.split(" (")[0] + (" (" + frame.split(" (")[1].split(":")[0] + ")"
+                                           if " (" in frame else "")
+            if name not in seen:
+                seen.add(name)
+                totals[name] = totals.get(name, 0) + count
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return [(name, round(count / samples, 3)) for name, count in ranked] if samples else []

@@ -69,8 +69,9 @@ class ServiceProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 60.0) -> float:
-        """Start and wait until /health/ready answers 200; returns seconds taken."""
+    def start(self, timeout: float = 60.0, *, wait: bool = True) -> float:
+        """Start and (unless `wait` is False) wait until /health/ready answers 200;
+        returns seconds taken."""
         started = time.monotonic()
         env = {**os.environ, "DATABASE_URL": self.database_url,
                "NOTIFICATIONS_JWT_SECRET": BENCH_SECRET, "NOTIFICATIONS_HOST": "127.0.0.1",
@@ -86,7 +87,8 @@ class ServiceProcess:
             self.process = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=env,
                 stdout=log, stderr=subprocess.STDOUT, preexec_fn=_raise_open_files)
-        self.wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
         return time.monotonic() - started
 
     def wait_ready(self, timeout: float) -> None:
@@ -123,6 +125,20 @@ class ServiceProcess:
 
     def open_files(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def profile(self, seconds: float, out_path: Path) -> subprocess.Popen[bytes] | None:
+        """Sample the service with py-spy for `seconds` (if BENCH_PYSPY=1 and py-spy is
+        installed): a collapsed-stack file for flame graphs, and a top-functions text."""
+        if os.environ.get("BENCH_PYSPY") != "1":
+            return None
+        spy = Path(sys.executable).parent / "py-spy"
+        if not spy.exists():
+            return None
+        return subprocess.Popen(
+            [str(spy), "record", "--pid", str(self.pid), "--format", "raw", "--rate", "100",
+             "--duration", str(max(1, round(seconds))), "--nonblocking",
+             "--output", str(out_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def stop(self, timeout: float = 30.0) -> float:
         """SIGTERM (graceful: sockets are closed with 1001), SIGKILL after `timeout`."""

@@ -29,7 +29,7 @@ import msgspec
 from bench.service_process import make_token, raise_open_files
 
 PING_EVERY = 25.0
-CONNECT_TIMEOUT = 4.0
+CONNECT_TIMEOUT = 4.0  # as web/notifications-client.js
 INITIAL_DELAY, FACTOR, MAX_DELAY = 1.0, 1.4, 30.0
 
 
@@ -56,8 +56,10 @@ class Counters:
 
 
 class ClientProcess:
-    def __init__(self, ws_url: str, users: list[int], reconnect: bool, deflate: bool) -> None:
+    def __init__(self, ws_url: str, users: list[int], reconnect: bool, deflate: bool,
+                 connect_timeout: float) -> None:
         self.ws_url = ws_url
+        self.connect_timeout = connect_timeout
         self.deflate = deflate
         self.sockets = {u: SocketState(u) for u in users}
         self.reconnect = reconnect
@@ -83,10 +85,12 @@ class ClientProcess:
                     await gate.acquire()
                 started = time.monotonic()
                 try:
-                    ws = await connect(url, ping_interval=None, open_timeout=CONNECT_TIMEOUT,
+                    ws = await connect(url, ping_interval=None,
+                                       open_timeout=self.connect_timeout,
                                        close_timeout=2, max_queue=None,
                                        compression="deflate" if self.deflate else None)
-                    raw = await asyncio.wait_for(ws.recv(), CONNECT_TIMEOUT)
+                    remaining = self.connect_timeout - (time.monotonic() - started)
+                    raw = await asyncio.wait_for(ws.recv(), max(0.01, remaining))
                 finally:
                     if gate is not None:
                         gate.release()
@@ -176,7 +180,8 @@ class ClientProcess:
 
 
 def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
-         connect_parallel: int, deflate: bool) -> None:
+         connect_parallel: int, deflate: bool,
+         connect_timeout: float = CONNECT_TIMEOUT) -> None:
     """Entry point of a client process: obey commands from `conn` until 'exit'."""
     raise_open_files()
     try:
@@ -185,12 +190,13 @@ def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(conn, ws_url, users, reconnect, connect_parallel, deflate))
+    asyncio.run(_serve(conn, ws_url, users, reconnect, connect_parallel, deflate,
+                       connect_timeout))
 
 
 async def _serve(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
-                 connect_parallel: int, deflate: bool) -> None:
-    client = ClientProcess(ws_url, users, reconnect, deflate)
+                 connect_parallel: int, deflate: bool, connect_timeout: float) -> None:
+    client = ClientProcess(ws_url, users, reconnect, deflate, connect_timeout)
     loop = asyncio.get_running_loop()
     while True:
         command, arg = await loop.run_in_executor(None, conn.recv)

@@ -45,7 +45,8 @@ class Fleet:
     """`processes` client processes sharing users 1..users, one socket per user."""
 
     def __init__(self, ws_url: str, users: int, processes: int, *, reconnect: bool,
-                 connect_parallel: int, deflate: bool = True) -> None:
+                 connect_parallel: int, deflate: bool = True,
+                 connect_timeout: float = ws_clients.CONNECT_TIMEOUT) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
@@ -54,7 +55,8 @@ class Fleet:
             mine = list(range(1 + i, users + 1, processes))
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=ws_clients.main, name=f"ws-clients-{i}", daemon=True,
-                               args=(child, ws_url, mine, reconnect, connect_parallel, deflate))
+                               args=(child, ws_url, mine, reconnect, connect_parallel, deflate,
+                                     connect_timeout))
             proc.start()
             self.pipes.append(parent)
             self.procs.append(proc)
