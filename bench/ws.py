@@ -308,8 +308,8 @@ def _plot(report: Report, deliveries: list[Delivery], connect_times: list[float]
     axes[0].legend(fontsize=8)
     for d in deliveries:
         if d.timeline:
-            xs, ys = zip(*d.timeline, strict=True)
-            axes[1].scatter(xs, [y * 1000 for y in ys], s=2, label=f"{d.rate:g}/s")
+            axes[1].scatter([t for t, _ in d.timeline], [lat * 1000 for _, lat in d.timeline],
+                            s=2, label=f"{d.rate:g}/s")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("seconds into the phase")
     axes[1].set_ylabel("latency ms (log)")
