@@ -163,6 +163,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     report = Report("api", "API latency and throughput on the generated dataset", size_name)
     rng = random.Random(42)
     results: dict[tuple[str, int], LoadResult] = {}
+    results_two: dict[str, LoadResult] = {}
     cpu_per_request: dict[tuple[str, int], float] = {}
     with bench_database("api", database_url=database_url) as db, \
             tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
@@ -237,6 +238,17 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             report.meta["service_rss_mib"] = round(service.rss_bytes() / 1024 / 1024, 1)
         finally:
             service.stop()
+        # The same service with two worker processes, one per core.
+        two = ServiceProcess(db.url, Path(tmp) / "service-2.log", workers=2)
+        phase("the read endpoints again with `serve --workers 2`")
+        two.start()
+        try:
+            for name, stream in endpoints[:3]:
+                asyncio.run(run_load(two.port, stream(), concurrency=4, seconds=1.0))
+                results_two[name] = asyncio.run(run_load(
+                    two.port, stream(), concurrency=size.concurrency[-1], seconds=size.seconds))
+        finally:
+            two.stop()
         marked_users = work.mark_all_users[:sum(results[("mark-all-read", c)].requests
                                                 for c in size.concurrency)]
         deep_seq = _deep_seq(db.url, heavy[0]) if heavy else 0
@@ -245,6 +257,22 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
 
     _tables(report, size, results, cpu_per_request, info, heavy, work, unread_of, marked_users,
             plan)
+    top = size.concurrency[-1]
+    two_rows = []
+    for name, result in results_two.items():
+        one = latency_summary(results[(name, top)].latencies_s)
+        lat = latency_summary(result.latencies_s)
+        two_rows.append([name, top, results[(name, top)].rate, result.rate, one["p50_ms"],
+                         lat["p50_ms"], one["p99_ms"], lat["p99_ms"],
+                         result.non_2xx + result.errors])
+    report.data["workers_2"] = [{"endpoint": n, "req_per_s": round(r.rate, 1),
+                                 **latency_summary(r.latencies_s)}
+                                for n, r in results_two.items()]
+    report.table(f"One process or two (`serve --workers 2`), {top} connections",
+                 ["endpoint", "conns", "req/s, 1 worker", "req/s, 2 workers", "p50 ms, 1",
+                  "p50 ms, 2", "p99 ms, 1", "p99 ms, 2", "errors (2 workers)"], two_rows,
+                 note="One Python process uses at most one core; the second worker takes the "
+                      "other core, which PostgreSQL and the load generator also need.")
     _plot(report, size, results, out_dir)
     report.write(out_dir)
     return {"report": report, "results": results}

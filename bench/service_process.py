@@ -46,8 +46,9 @@ class ServiceProcess:
 
     def __init__(self, database_url: str, log_path: Path, *, port: int | None = None,
                  env: dict[str, str] | None = None,
-                 uvicorn_args: list[str] | None = None) -> None:
+                 uvicorn_args: list[str] | None = None, workers: int = 1) -> None:
         self.database_url = database_url
+        self.workers = workers
         # Experiments only: run uvicorn on the app factory with these flags
         # instead of `notifications serve` (e.g. another WebSocket implementation).
         self.uvicorn_args = uvicorn_args
@@ -79,7 +80,8 @@ class ServiceProcess:
                "NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0", **self.env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            command = [sys.executable, "-m", "service.cli", "serve"]
+            command = [sys.executable, "-m", "service.cli", "serve", "--workers",
+                       str(self.workers)]
             if self.uvicorn_args is not None:
                 command = [sys.executable, "-m", "uvicorn", "service.server:app_from_env",
                            "--factory", "--host", "127.0.0.1", "--port", str(self.port),

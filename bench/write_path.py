@@ -63,7 +63,7 @@ class WriteSize:
 SIZES = {
     "smoke": WriteSize(users=200, posts_per_user=2, writers=(1, 4), seconds=1.0, rounds=1,
                        bulk_rows=2_000, transactions=40),
-    "full": WriteSize(users=10_000, posts_per_user=3, writers=(1, 4, 16, 64), seconds=5.0,
+    "full": WriteSize(users=10_000, posts_per_user=3, writers=(1, 4, 16, 64), seconds=3.0,
                       rounds=2, bulk_rows=50_000),
 }
 

@@ -55,7 +55,8 @@ def test_api_smoke(database_url: str, tmp_path: Path) -> None:
         assert load.errors == 0 and load.non_2xx == 0, (name, concurrency, load.statuses,
                                                         load.sample_bodies[-1:])
     assert find_drift(database_url) == []
-    _report(tmp_path, "api")
+    doc = _report(tmp_path, "api")
+    assert [w["count"] > 0 for w in doc["data"]["workers_2"]] == [True, True, True]
 
 
 def test_ws_smoke(database_url: str, tmp_path: Path) -> None:
