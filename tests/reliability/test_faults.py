@@ -8,11 +8,13 @@ something in the middle, and then checks each client against the database.
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 import pytest
 
@@ -196,3 +198,35 @@ async def test_one_of_two_service_processes_killed_under_load(
         moved = [c for c in clients if c.ws_urls[0] == first.ws_url]
         assert moved and all(c.connects >= 2 for c in moved)
         assert statuses and all(code < 500 for code in statuses), statuses
+
+
+async def test_one_uvicorn_worker_killed_under_load(database_url: str,
+                                                    conn: psycopg.Connection[Any]) -> None:
+    """`serve --workers 2`: SIGKILL one worker mid-stream; its clients reconnect and lose nothing."""
+    world = make_world(conn, owners=8, actors=10)
+    with running_service(database_url, workers=2) as svc, log_on_failure(svc):
+        assert svc.process is not None
+        workers = psutil.Process(svc.process.pid).children(recursive=True)
+        assert len(workers) >= 2, workers
+        clients = [StreamClient(o, svc.secret, [svc.ws_url]) for o in world.owners]
+        stop, stats, statuses = asyncio.Event(), WriterStats(), dict[int, int]()
+        tasks = [asyncio.create_task(c.run()) for c in clients]
+        await asyncio.gather(*(c.connected.wait() for c in clients))
+        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                  for i in range(2)]
+        tasks.append(asyncio.create_task(rest_marker([svc.base_url], world.owners, svc.secret,
+                                                     stop, statuses)))
+        try:
+            await asyncio.sleep(1.5)
+            victim = max(workers, key=lambda p: p.pid)
+            victim.send_signal(signal.SIGKILL)
+            await asyncio.sleep(3.0)
+            stop.set()
+            await catch_up(clients, database_url)
+        finally:
+            stop.set()
+            await cancel_all(tasks)
+        verify_all(clients, database_url)
+        assert any(c.connects >= 2 for c in clients), "no client was on the killed worker"
+        assert all(code < 500 for code in statuses), statuses
+        assert httpx.get(svc.base_url + "/health/ready", timeout=5).status_code == 200
