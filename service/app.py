@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -50,6 +50,12 @@ def _demo_handlers(settings: Settings, database_url: str) -> list[ControllerRout
         return []
     handlers: list[ControllerRouterHandler] = module.demo_route_handlers(settings, database_url)
     return handlers
+
+
+def invalid_utf8_body(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
+    """Litestar's JSON decoding lets invalid UTF-8 inside strings escape as a 500: it is a 400."""
+    return Response({"status_code": 400, "detail": "request body is not valid UTF-8"},
+                    status_code=400)
 
 
 def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> Litestar:
@@ -107,6 +113,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             render_plugins=[SwaggerRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        exception_handlers={UnicodeDecodeError: invalid_utf8_body},
         # The host's pages may live on another origin. Tokens travel in a header, never
         # in cookies, so credentials stay off; the allow-list is the socket's.
         cors_config=CORSConfig(
