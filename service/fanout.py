@@ -55,12 +55,15 @@ class Subscriber:
         return not self.replaying and self.queue.qsize() >= self.queue_limit
 
     def offer(self, position: int, text: str | None) -> bool:
-        """Queue the change at `position` unless already sent; False if the socket overflowed.
+        """Queue the change at `position` if it is the very next one; True if queued.
 
         Checking and moving the position happen in one step with no await in
-        between, which is what rules out duplicates between concurrent syncs.
+        between, which rules out duplicates between concurrent syncs. Only the
+        next position is taken: a socket that joined while a sync for its user
+        was in flight (fetched from the other sockets' positions) must not jump
+        ahead over the changes it has not been sent; its own sync fills them.
         """
-        if self.close_code is not None or position <= self.position:
+        if self.close_code is not None or position != self.position + 1:
             return False
         self.position = position
         if text is None:

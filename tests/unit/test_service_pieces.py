@@ -86,6 +86,16 @@ def test_subscriber_never_repeats_or_goes_back() -> None:
     assert asyncio.run(scenario()) == ["six"]
 
 
+def test_subscriber_never_jumps_over_changes_it_was_not_sent() -> None:
+    """A change beyond the next position is refused, so a socket that joined mid-sync keeps no gap."""
+    async def scenario() -> tuple[bool, int, int]:
+        sub = Subscriber(user_id=1, position=5, queue_limit=10, replaying=False)
+        jumped = sub.offer(9, "nine")
+        return jumped, sub.position, sub.queue.qsize()
+
+    assert asyncio.run(scenario()) == (False, 5, 0)
+
+
 def test_subscriber_overflow_closes_4409_but_replay_may_exceed() -> None:
     """A live socket over its queue limit is closed with 4409; during replay it is not."""
     async def scenario() -> tuple[int | None, int | None]:
