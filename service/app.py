@@ -69,8 +69,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
             open=False, name="notifications", kwargs={"application_name": "notifications-api"},
-            # After a PostgreSQL restart the idle connections are dead: check on checkout.
-            check=AsyncConnectionPool.check_connection,
+            # No check on checkout (a round trip per request): store.run retries on
+            # another connection when a pooled one died with a PostgreSQL restart.
         )
         await pool.open()
         metrics_ = Metrics()

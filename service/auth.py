@@ -15,8 +15,10 @@ from typing import Any
 import jwt
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from service import store
 from service.queries import sql
 
 MAX_TOKEN_LENGTH = 8192
@@ -80,9 +82,11 @@ class TokenVerifier:
         sqid = claims.get("sub")
         if not isinstance(sqid, str) or not sqid or len(sqid) > 16:
             raise AuthError("token has no valid sub claim")
-        async with self._pool.connection() as conn:
+        async def lookup(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
             cur = await conn.execute(sql("user_id_by_sqid"), {"sqid": sqid})
-            row = await cur.fetchone()
+            return await cur.fetchone()
+
+        row = await store.run(self._pool, lookup, transaction=False)
         if row is None:
             raise AuthError("token names an unknown user")
         return Caller(int(row[0]), expires_at)

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -127,13 +128,8 @@ class Hub:
         users = sorted({u for u in user_ids if self._by_user.get(u)})
         while users:
             after = [min(s.position for s in self._by_user[u]) for u in users]
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(sql("events_after"), {
-                    "user_ids": users, "after_seqs": after, "per_user_limit": self._page_size,
-                })
-                events = await cur.fetchall()
-                wanted = {i for e in events if e[2] in ("created", "updated") for i in e[3]}
-                rows = await store.notifications_by_ids(conn, users, list(wanted))
+            events, rows = await store.run(self._pool, partial(self._fetch, users, after),
+                                           transaction=False)
             by_user: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
             for event in events:
                 by_user[int(event[0])].append(event)
@@ -142,6 +138,16 @@ class Hub:
                 await self._fan_out(user_id, user_events, owned)
             users = [u for u in users
                      if len(by_user.get(u, ())) == self._page_size and self._by_user.get(u)]
+
+    async def _fetch(self, users: list[int], after: list[int], conn: store.AConn
+                     ) -> tuple[list[tuple[Any, ...]], dict[uuid.UUID, tuple[int, Any]]]:
+        """A page of changes per user after `after`, and the rows they name."""
+        cur = await conn.execute(sql("events_after"), {
+            "user_ids": users, "after_seqs": after, "per_user_limit": self._page_size,
+        })
+        events = await cur.fetchall()
+        wanted = {i for e in events if e[2] in ("created", "updated") for i in e[3]}
+        return events, await store.notifications_by_ids(conn, users, list(wanted))
 
     async def _fan_out(self, user_id: int, events: list[tuple[Any, ...]],
                        rows: dict[uuid.UUID, Any]) -> None:

@@ -9,7 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service import store
 from service.queries import sql
-from service.schemas import GroupActor, GroupPage, NotificationGroup
+from service.schemas import GroupActor, GroupPage, NotificationGroup, Preferences
 
 ACTOR_SAMPLE = 3
 
@@ -42,7 +42,7 @@ def _group_from_row(row: dict[str, Any]) -> NotificationGroup:
 
 async def list_groups(pool: AsyncConnectionPool[Any], user_id: int, *, limit: int,
                       window_hours: int) -> GroupPage:
-    async with pool.connection() as conn, conn.transaction():
+    async def work(conn: store.AConn) -> tuple[Preferences, list[dict[str, Any]], int, int]:
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         prefs = await store.get_preferences(conn, user_id)
         async with conn.cursor(row_factory=dict_row) as cur:
@@ -51,6 +51,8 @@ async def list_groups(pool: AsyncConnectionPool[Any], user_id: int, *, limit: in
                 "aggregate": prefs.aggregate_same_type, "limit": limit,
             })
             rows = await cur.fetchall()
-        unread, position = await store.counter(conn, user_id)
+        return (prefs, rows, *await store.counter(conn, user_id))
+
+    prefs, rows, unread, position = await store.run(pool, work)
     return GroupPage(groups=[_group_from_row(r) for r in rows],
                      aggregated=prefs.aggregate_same_type, unread_count=unread, position=position)

@@ -20,6 +20,7 @@ from service.schemas import (
     GroupPage,
     MarkAllReadRequest,
     MarkReadResult,
+    Notification,
     NotificationIds,
     NotificationPage,
     Preferences,
@@ -51,12 +52,14 @@ class NotificationsController(Controller):
             before = decode_cursor(cursor) if cursor is not None else None
         except CursorError as exc:
             raise ValidationException(detail=str(exc)) from exc
-        async with pool.connection() as conn, conn.transaction():
+        async def work(conn: store.AConn) -> tuple[list[Notification], int, int]:
             # One snapshot for the page and the counter: `position` matches the rows.
             await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            rows = await store.list_page(conn, caller.user_id, before_seq=before,
+            page = await store.list_page(conn, caller.user_id, before_seq=before,
                                          unread_only=unread_only, limit=limit + 1)
-            unread, position = await store.counter(conn, caller.user_id)
+            return (page, *await store.counter(conn, caller.user_id))
+
+        rows, unread, position = await store.run(pool, work)
         more = len(rows) > limit
         rows = rows[:limit]
         return NotificationPage(
@@ -65,8 +68,10 @@ class NotificationsController(Controller):
 
     @get("/unread-count", summary="The unread badge and stream position")
     async def unread_count(self, caller: Caller, pool: AsyncConnectionPool[Any]) -> UnreadCount:
-        async with pool.connection() as conn:
-            unread, position = await store.counter(conn, caller.user_id)
+        async def work(conn: store.AConn) -> tuple[int, int]:
+            return await store.counter(conn, caller.user_id)
+
+        unread, position = await store.run(pool, work, transaction=False)
         return UnreadCount(unread_count=unread, position=position)
 
     @post("/mark-read", status_code=200, summary="Mark some notifications read (at most 500 ids)")
@@ -81,7 +86,7 @@ class NotificationsController(Controller):
             unread, position = await store.counter(conn, caller.user_id)
             return MarkReadResult(marked=marked, unread_count=unread, position=position)
 
-        return await store.in_transaction(pool, work)
+        return await store.run(pool, work)
 
     @post("/mark-all-read", status_code=200,
           summary="Mark read everything up to the position the client has seen")
@@ -96,7 +101,7 @@ class NotificationsController(Controller):
             unread, position = await store.counter(conn, caller.user_id)
             return MarkReadResult(marked=marked, unread_count=unread, position=position)
 
-        return await store.in_transaction(pool, work)
+        return await store.run(pool, work)
 
     @delete("/{notification_id:str}", status_code=204, summary="Delete one notification")
     async def delete_notification(self, caller: Caller, pool: AsyncConnectionPool[Any],
@@ -106,13 +111,15 @@ class NotificationsController(Controller):
         async def work(conn: store.AConn) -> bool:
             return await store.delete_notification(conn, caller.user_id, target)
 
-        if not await store.in_transaction(pool, work):
+        if not await store.run(pool, work):
             raise NotFoundException(detail="no such notification")
 
     @get("/preferences", summary="The caller's notification switches")
     async def get_preferences(self, caller: Caller, pool: AsyncConnectionPool[Any]) -> Preferences:
-        async with pool.connection() as conn:
+        async def work(conn: store.AConn) -> Preferences:
             return await store.get_preferences(conn, caller.user_id)
+
+        return await store.run(pool, work, transaction=False)
 
     @put("/preferences", summary="Change any subset of the switches")
     async def put_preferences(self, caller: Caller, pool: AsyncConnectionPool[Any],
@@ -121,7 +128,7 @@ class NotificationsController(Controller):
             return await store.update_preferences(conn, caller.user_id, data)
 
         try:
-            return await store.in_transaction(pool, work)
+            return await store.run(pool, work)
         except store.UnknownUser:
             raise NotFoundException(detail="the token's user does not exist") from None
 

@@ -12,6 +12,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from psycopg_pool import AsyncConnectionPool
 
+from service import store
 from service.auth import AuthError, Caller, TokenVerifier
 from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
 from service.metrics import Metrics
@@ -94,9 +95,11 @@ async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifie
 async def _start_position(pool: AsyncConnectionPool[Any], sub_user: int, since: int | None,
                           replay_limit: int) -> tuple[Hello, int, bool]:
     """hello, the position to start streaming after, and whether to send resync."""
-    async with pool.connection() as conn:
+    async def work(conn: store.AConn) -> tuple[Any, ...] | None:
         cur = await conn.execute(sql("replay_window"), {"user_id": sub_user})
-        row = await cur.fetchone()
+        return await cur.fetchone()
+
+    row = await store.run(pool, work, transaction=False)
     assert row is not None
     unread, position, oldest = int(row[0]), int(row[1]), row[2]
     hello = Hello(user_id=sub_user, unread_count=unread, position=position)

@@ -103,22 +103,45 @@ async def update_preferences(conn: AConn, user_id: int, change: PreferencesUpdat
     return Preferences(**row)
 
 
-async def in_transaction(pool: AsyncConnectionPool[Any], work: Callable[[AConn], Awaitable[T]],
-                         attempts: int = WRITE_ATTEMPTS) -> T:
-    """Run `work` in one transaction; retry on deadlock or serialization failure.
+def _lost_connection(exc: psycopg.OperationalError) -> bool:
+    """The connection itself failed (PostgreSQL restarted, network cut), not the query.
 
-    Writers of one user serialise on their counter row, and statement triggers
-    take users in id order, so deadlocks should not happen; if PostgreSQL still
-    picks us as a victim, the whole transaction is safe to run again.
+    The statement never ran to completion on a connection that was already
+    dead, and every operation of ours is idempotent, so running it again on
+    another connection is safe.
     """
-    for attempt in range(1, attempts + 1):
+    return exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))
+
+
+async def run(pool: AsyncConnectionPool[Any], work: Callable[[AConn], Awaitable[T]], *,
+              transaction: bool = True, attempts: int = WRITE_ATTEMPTS) -> T:
+    """Run `work` on a pooled connection (in one transaction unless told otherwise).
+
+    Retried on a deadlock or serialization failure, after a short pause: writers
+    of one user serialise on their counter row and statement triggers take users
+    in id order, so this should not happen, but if PostgreSQL picks us as a
+    victim the whole transaction is safe to run again. Retried at once on a
+    lost connection: after a PostgreSQL restart every idle pooled connection is
+    dead, and the pool drops each one as it comes back broken. Checking every
+    connection on checkout would cost a round trip per request instead.
+    """
+    conflicts = 0
+    for _ in range(attempts + pool.max_size + 1):
         try:
-            async with pool.connection() as conn, conn.transaction():
-                return await work(conn)
+            async with pool.connection() as conn:
+                if not transaction:
+                    return await work(conn)
+                async with conn.transaction():
+                    return await work(conn)
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-            if attempt == attempts:
+            conflicts += 1
+            if conflicts == attempts:
                 raise
             log.warning("write transaction retried after a deadlock or serialization failure "
-                        "(attempt %d of %d)", attempt, attempts)
-            await asyncio.sleep(0.02 * 2**attempt)
-    raise AssertionError("unreachable")
+                        "(attempt %d of %d)", conflicts, attempts)
+            await asyncio.sleep(0.02 * 2**conflicts)
+        except psycopg.OperationalError as exc:
+            if not _lost_connection(exc):
+                raise
+            log.info("retrying on another connection after a lost one: %s", type(exc).__name__)
+    raise psycopg.OperationalError("no working database connection")

@@ -108,7 +108,7 @@ async def test_first_rest_requests_after_postgres_restart_succeed(
     world = make_world(conn, owners=1, actors=1)
     conn.execute("INSERT INTO reactions (post_id, user_id, emoji) VALUES (%s, %s, 'x')",
                  (world.posts[world.owners[0]], world.actors[0]))
-    with running_service(database_url, env={"NOTIFICATIONS_POOL_MIN_SIZE": "4"}) as svc:
+    with running_service(database_url, env={"NOTIFICATIONS_POOL_MIN_SIZE": "4"}) as svc, log_on_failure(svc):
         from tests.tokens import make_token
 
         headers = {"Authorization": f"Bearer {make_token(world.owners[0], svc.secret)}"}
