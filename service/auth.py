@@ -24,6 +24,10 @@ from service.queries import sql
 MAX_TOKEN_LENGTH = 8192
 
 
+# users.id is a PostgreSQL integer (serial): anything larger names nobody.
+MAX_USER_ID = 2**31 - 1
+
+
 class AuthError(Exception):
     """The token is missing, malformed, forged, expired or names no user."""
 
@@ -76,8 +80,9 @@ class TokenVerifier:
         if self._claim == "user_id":
             user_id = claims.get("user_id")
             # bool is an int in Python; a token saying `true` names nobody.
-            if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
-                raise AuthError("token has no integer user_id claim")
+            if (not isinstance(user_id, int) or isinstance(user_id, bool)
+                    or not 0 < user_id <= MAX_USER_ID):
+                raise AuthError("token has no valid integer user_id claim")
             return Caller(user_id, expires_at)
         sqid = claims.get("sub")
         if not isinstance(sqid, str) or not sqid or len(sqid) > 16:

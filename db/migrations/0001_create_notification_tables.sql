@@ -5,10 +5,12 @@
 -- One row of switches a DBA can flip at run time, without a deploy:
 --   enabled  = false  -> the host triggers write no new notifications (kill switch)
 --   announce = false  -> no pg_notify; rows and counters are still kept exact
+--   max_per_actor_per_hour -> flood limit per (recipient, actor); NULL = none
 CREATE TABLE notification_settings (
-    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    enabled   boolean NOT NULL DEFAULT true,
-    announce  boolean NOT NULL DEFAULT true
+    singleton              boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    enabled                boolean NOT NULL DEFAULT true,
+    announce               boolean NOT NULL DEFAULT true,
+    max_per_actor_per_hour integer DEFAULT 720 CHECK (max_per_actor_per_hour > 0)
 );
 INSERT INTO notification_settings DEFAULT VALUES;
 
@@ -80,11 +82,25 @@ CREATE INDEX notifications_actor ON notifications (actor_id) WHERE actor_id IS N
 -- Retention scans by age; rows arrive in time order, so BRIN is tiny and cheap to keep.
 CREATE INDEX notifications_created_brin ON notifications USING brin (created_at);
 
+-- Hourly notification counts per (recipient, actor), for the flood limit.
+-- actor_key is 'user:<id>' or, for anonymous actors, 'ip:<address>'. No
+-- foreign key (that would cost every notification a lookup): retention drops
+-- past hours, a purged user's included.
+CREATE TABLE notification_rate_limits (
+    user_id       integer NOT NULL,
+    actor_key     text NOT NULL,
+    hour          timestamptz NOT NULL,
+    notifications integer NOT NULL,
+    PRIMARY KEY (user_id, actor_key, hour)
+);
+CREATE INDEX notification_rate_limits_hour ON notification_rate_limits (hour);
+
 -- The user's change stream: one row per committed change a client must see.
 -- `seq` comes from notification_counters.last_seq, so it is gap-free per user
 -- and grows in commit order. Clients resume with "everything after seq N".
+-- Purged with the user's counter row by notification_counters_purge().
 CREATE TABLE notification_events (
-    user_id          integer NOT NULL REFERENCES notification_counters (user_id) ON DELETE CASCADE,
+    user_id          integer NOT NULL,
     seq              bigint NOT NULL,
     kind             text NOT NULL CHECK (kind IN ('created', 'updated', 'deleted', 'read', 'unread')),
     notification_ids uuid[] NOT NULL,

@@ -55,7 +55,7 @@ def test_expired_forged_and_claimless_tokens_are_401(service: RunningService) ->
         "token expired": make_token(1, service.secret, ttl=-10),
         "invalid token signature": make_token(1, "another-secret-another-secret-123"),
         "token has no exp claim": jwt.encode({"user_id": 1}, service.secret, algorithm="HS256"),
-        "token has no integer user_id claim": make_token("1", service.secret),
+        "token has no valid integer user_id claim": make_token("1", service.secret),
     }
     for detail, token in cases.items():
         with client(service, token=token) as c:
