@@ -49,9 +49,10 @@ def known_user(svc: RunningService) -> int:
         return user
 
 
-def claims_are_valid(claims: dict[str, Any]) -> bool:
-    user, exp = claims.get("user_id"), claims.get("exp")
-    return (isinstance(user, int) and not isinstance(user, bool) and user > 0
+def claims_are_valid(claims: dict[str, Any], user: int) -> bool:
+    """Exactly the known user, with an integer exp in the future."""
+    exp = claims.get("exp")
+    return (claims.get("user_id") == user and type(claims.get("user_id")) is int
             and isinstance(exp, int) and not isinstance(exp, bool) and time.time() + 5 < exp < 2**40)
 
 
@@ -95,7 +96,7 @@ def tokens(draw: st.DrawFn, secret: str, user: int) -> tuple[str, bool]:
     token = sign(claims, secret)
     # Registered claims of the wrong type (a numeric sub, say) may be refused by the JWT library.
     conforming = all(k in ("sub", "iss", "jti") and isinstance(v, str) for k, v in extra.items())
-    return token, claims_are_valid(claims) and conforming
+    return token, claims_are_valid(claims, user) and conforming
 
 
 def sign(claims: dict[str, Any], secret: str) -> str:
@@ -139,7 +140,9 @@ async def test_token_fuzzing_over_the_socket_is_4401_or_hello(service: RunningSe
             if by_message:
                 await ws.send(json.dumps({"type": "auth", "token": token}))
             first = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            assert first["type"] == "hello" and first["user_id"] == user, first
+            assert first["type"] == "hello", first
+            if valid:
+                assert first["user_id"] == user, first
         except ConnectionClosed as closed:
             assert not valid, token
             assert closed.rcvd is not None and closed.rcvd.code in (4401, 4400), closed.rcvd
@@ -241,3 +244,35 @@ def test_invalid_utf8_inside_json_strings_is_400(service: RunningService, method
                              headers={"Authorization": f"Bearer {token}",
                                       "content-type": "application/json"})
     assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("user_id", [2**31, 2**63, 2**70])
+def test_user_ids_beyond_any_users_row_are_refused(service: RunningService, user_id: int) -> None:
+    """A signed token naming a user id no `users.id` (integer) can hold is 401, not a server error."""
+    token = sign({"user_id": user_id, "exp": int(time.time()) + 600}, service.secret)
+    for path in ("/unread-count", "/", "/groups", "/preferences"):
+        response = httpx.get(service.base_url + API + path, timeout=10,
+                             headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (path, response.status_code, response.text[:200])
+
+
+async def test_out_of_range_user_socket_cannot_stall_other_users(
+        service: RunningService) -> None:
+    """A socket whose token names an impossible user id never stops others' deliveries."""
+    with psycopg.connect(service.database_url, autocommit=True) as conn:
+        owner, actor = add_user(conn, "stall_owner"), add_user(conn, "stall_actor")
+        post = add_post(conn, owner)
+        odd = sign({"user_id": 2**40, "exp": int(time.time()) + 600}, service.secret)
+        async with websockets.connect(f"{service.ws_url}?token={odd}", close_timeout=1) as intruder, \
+                websockets.connect(f"{service.ws_url}?token={make_token(owner, service.secret)}",
+                                   close_timeout=1) as ws:
+            assert json.loads(await ws.recv())["type"] == "hello"
+            # Every connected user is resynchronised after a LISTEN reconnect, in one batch.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE application_name = 'notifications-listener'"
+                         " AND datname = current_database()")
+            await asyncio.sleep(1.0)
+            react(conn, post, actor, "⏱")
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert message["type"] == "notification"
+            assert intruder is not None

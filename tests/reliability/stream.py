@@ -48,6 +48,9 @@ class StreamClient:
     messages: int = 0
     close_codes: list[int | None] = field(default_factory=list)
     preferred: int = 0
+    # Cut the connection (no close frame) after this many messages, `cuts_left` times.
+    cut_every: int = 0
+    cuts_left: int = 0
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     history: list[tuple[int, int, str, list[str]]] = field(default_factory=list)
     _ws: Any = None
@@ -65,8 +68,14 @@ class StreamClient:
                     self._ws = ws
                     self.connects += 1
                     self.connected.set()
+                    received = 0
                     async for raw in ws:
                         self.apply(raw)
+                        received += 1
+                        if self.cuts_left > 0 and received >= self.cut_every > 0:
+                            self.cuts_left -= 1
+                            ws.transport.abort()  # mid-stream: more is in flight
+                            break
                     self.close_codes.append(ws.close_code)
             except RECONNECT_ERRORS as exc:
                 if isinstance(exc, ConnectionClosed):
