@@ -276,3 +276,33 @@ async def test_out_of_range_user_socket_cannot_stall_other_users(
             message = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert message["type"] == "notification"
             assert intruder is not None
+
+
+@FUZZ
+@given(since=st.one_of(st.integers(-10, 10**20).map(str), hostile_text(30),
+                       st.sampled_from(["", "0", "00", "+1", "1.0", "1e3", "0x10", "٣", "1 ", "-0"])),
+       by_message=st.booleans())
+async def test_since_fuzzing_gets_hello_or_4400(service: RunningService, since: str,
+                                                by_message: bool) -> None:
+    """Any `since` (query or auth message) gets hello (maybe resync) or a 4400 close, never 1011."""
+    token = make_token(known_user(service), service.secret)
+    if by_message:
+        url, first = service.ws_url, json.dumps({"type": "auth", "token": token, "since": _as_json(since)})
+    else:
+        url, first = f"{service.ws_url}?token={token}&since={urllib.parse.quote(since)}", None
+    async with websockets.connect(url, open_timeout=5, close_timeout=1) as ws:
+        try:
+            if first is not None:
+                await ws.send(first)
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert hello["type"] == "hello", hello
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code in (4400, 4401), closed.rcvd
+
+
+def _as_json(since: str) -> Any:
+    """The value as a client might send it: a number when it parses as one, else the string."""
+    try:
+        return int(since)
+    except ValueError:
+        return since
