@@ -54,6 +54,19 @@ def log_on_failure(*services: RunningService) -> Iterator[None]:
         raise
 
 
+async def kill_listener(conn: psycopg.Connection[Any], timeout: float = 10.0) -> int:
+    """Terminate the LISTEN backend once it is (back) up; how many were killed."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        row = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                           " WHERE application_name = 'notifications-listener'"
+                           " AND datname = current_database()"
+                           " AND (query ILIKE 'LISTEN%' OR query = 'SELECT 1')").fetchone()
+        if row and row[0] or asyncio.get_running_loop().time() > deadline:
+            return int(row[0]) if row else 0
+        await asyncio.sleep(0.05)
+
+
 def verify_all(clients: list[StreamClient], database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         for client in clients:
@@ -140,18 +153,12 @@ async def test_listen_connection_terminated_loses_nothing(
         try:
             for _ in range(3):
                 await asyncio.sleep(0.8)
-                killed += conn.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE application_name = 'notifications-listener'"
-                    " AND datname = current_database()").fetchone()[0]  # type: ignore[index]
+                killed += await kill_listener(conn)
             stop.set()
             await asyncio.sleep(0.5)
             # Killed, then a write committed while nobody listens and no write after it:
             # only the resynchronisation after the reconnect can deliver it.
-            killed += conn.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name = 'notifications-listener'"
-                " AND datname = current_database()").fetchone()[0]  # type: ignore[index]
+            killed += await kill_listener(conn)
             lonely = world.owners[0]
             conn.execute("INSERT INTO comments (id, post_id, author_id, body)"
                          " VALUES (gen_random_uuid(), %s, %s, 'while nobody listened')",
