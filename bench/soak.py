@@ -161,7 +161,12 @@ def run(duration: float, out_dir: Path | None = None, *, database_url: str | Non
     """Soak for `duration` seconds; return (and optionally write) the report."""
     with bench_database("soak", database_url=database_url) as db:
         result = asyncio.run(soak(db.url, duration, workers=workers))
+    samples = result.rss_samples_mib
+    half = samples[len(samples) // 2] if samples else result.rss_end_mib
     report = {**asdict(result), "rss_growth_mib": round(result.rss_growth_mib, 2),
+              # A leak keeps growing; a warming allocator levels off in the second half.
+              "rss_second_half_growth_mib": round(result.rss_end_mib - half, 2),
+              "rss_trend_mib": samples[:: max(1, len(samples) // 12)],
               "rss_bound_mib": rss_bound_mib, "problems": result.problems(rss_bound_mib)}
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
