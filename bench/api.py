@@ -25,10 +25,11 @@ import psycopg
 
 from bench import dataset
 from bench.common import (
+    BenchDatabase,
     MachineLoad,
     Progress,
     Report,
-    bench_database,
+    given_or_new_database,
     latency_summary,
     parse_args,
     phase,
@@ -158,18 +159,21 @@ def explain(url: str, user_id: int, before_seq: int) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> dict[str, Any]:
+def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
+        db: BenchDatabase | None = None,
+        built: dataset.DatasetInfo | None = None) -> dict[str, Any]:
+    """`db` and `built`: a database where bench.dataset already built the dataset."""
     size = SIZES[size_name]
     report = Report("api", "API latency and throughput on the generated dataset", size_name)
     rng = random.Random(42)
     results: dict[tuple[str, int], LoadResult] = {}
     results_two: dict[str, LoadResult] = {}
     cpu_per_request: dict[tuple[str, int], float] = {}
-    with bench_database("api", database_url=database_url) as db, \
+    with given_or_new_database("api", db, database_url) as db, \
             tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         report.meta["postgres"] = db.server_settings()
         load = MachineLoad(db)
-        info = dataset.build_dataset(db.url, size.dataset)
+        info = built if built is not None else dataset.build_dataset(db.url, size.dataset)
         if info.drift:
             raise RuntimeError(f"dataset drift: {info.drift[:5]}")
         report.meta["dataset"] = {"users": info.users, "notifications": info.notifications,

@@ -247,6 +247,17 @@ def _to_url(conninfo: str) -> str:
 
 
 @contextmanager
+def given_or_new_database(name: str, given: BenchDatabase | None,
+                          database_url: str | None) -> Iterator[BenchDatabase]:
+    """`given` (shared by run_all between benchmarks) or a fresh bench_database()."""
+    if given is not None:
+        yield given
+        return
+    with bench_database(name, database_url=database_url) as db:
+        yield db
+
+
+@contextmanager
 def bench_database(name: str, *, database_url: str | None = None,
                    migrate: bool = True) -> Iterator[BenchDatabase]:
     """A fresh database with the host tables and every migration applied.

@@ -26,7 +26,15 @@ from typing import Any
 
 import psycopg
 
-from bench.common import MachineLoad, Progress, Report, bench_database, parse_args, phase
+from bench.common import (
+    BenchDatabase,
+    MachineLoad,
+    Progress,
+    Report,
+    given_or_new_database,
+    parse_args,
+    phase,
+)
 from service.consistency import find_drift
 
 
@@ -242,11 +250,12 @@ def _mib(n: int) -> str:
     return f"{n / 1024 / 1024:,.0f} MiB"
 
 
-def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> dict[str, Any]:
+def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
+        db: BenchDatabase | None = None) -> dict[str, Any]:
     size = SIZES[size_name]
     report = Report("dataset", "Dataset: 10,000 users and 4.5 million notifications",
                     size_name)
-    with bench_database("dataset", database_url=database_url) as db:
+    with given_or_new_database("dataset", db, database_url) as db:
         report.meta["postgres"] = db.server_settings()
         load = MachineLoad(db)
         info = build_dataset(db.url, size)

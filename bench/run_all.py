@@ -13,16 +13,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from bench import api, dataset, reconnect, write_path, ws
-from bench.common import MACHINE_NOTE, REPO_ROOT, RESULTS_DIR, SIZES, markdown_table, phase
+from bench.common import (
+    MACHINE_NOTE,
+    REPO_ROOT,
+    RESULTS_DIR,
+    SIZES,
+    BenchDatabase,
+    bench_database,
+    markdown_table,
+    phase,
+)
 
 BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "write_path": write_path.run,
@@ -83,15 +94,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
     durations: dict[str, float] = {}
     failures: dict[str, str] = {}
-    for name in names:
-        phase(f"benchmark {name} (size {args.size})")
-        started = time.monotonic()
-        try:
-            BENCHMARKS[name](args.size, args.out)
-        except Exception as exc:  # keep going: one failure must not hide the others
-            traceback.print_exc()
-            failures[name] = f"{type(exc).__name__}: {exc}"[:200]
-        durations[name] = time.monotonic() - started
+    with ExitStack() as stack:
+        shared: BenchDatabase | None = None
+        built: dataset.DatasetInfo | None = None
+        if "dataset" in names and "api" in names and not os.environ.get("BENCH_DATABASE_URL"):
+            # The API runs on the dataset the dataset benchmark just built: one build, not two.
+            shared = stack.enter_context(bench_database("dataset_api"))
+        for name in names:
+            phase(f"benchmark {name} (size {args.size})")
+            started = time.monotonic()
+            try:
+                if name == "dataset" and shared is not None:
+                    built = dataset.run(args.size, args.out, db=shared)["info"]
+                elif name == "api" and shared is not None and built is not None:
+                    api.run(args.size, args.out, db=shared, built=built)
+                else:
+                    BENCHMARKS[name](args.size, args.out)
+            except Exception as exc:  # keep going: one failure must not hide the others
+                traceback.print_exc()
+                failures[name] = f"{type(exc).__name__}: {exc}"[:200]
+            durations[name] = time.monotonic() - started
+            if name == "api" and shared is not None:
+                stack.close()  # the 1.6 GB dataset is not needed any more
     table = summarize(names, args.out, args.size, durations, failures)
     print("\nSummary\n" + table)
     if args.publish:

@@ -100,12 +100,29 @@ class ServiceProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"service exited with {self.process.returncode}:\n"
                                    + self.log_tail())
-            with suppress(urllib.error.URLError, OSError), \
-                    urllib.request.urlopen(self.base_url + "/health/ready", timeout=1) as r:
-                if r.status == 200:
-                    return
+            # The port must be ours: on a shared machine another program may have taken
+            # it between free_port() and our bind, and would answer the probe instead.
+            if self._listening():
+                with suppress(urllib.error.URLError, OSError), \
+                        urllib.request.urlopen(self.base_url + "/health/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return
             time.sleep(0.05)
         raise TimeoutError("service not ready in time:\n" + self.log_tail())
+
+    def _listening(self) -> bool:
+        """Whether our process (or a worker it started) listens on our port."""
+        try:
+            procs = [psutil.Process(self.pid)]
+            procs += procs[0].children(recursive=True)
+        except psutil.Error:
+            return False
+        for proc in procs:
+            with suppress(psutil.Error):
+                for conn in proc.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        return True
+        return False
 
     def log_tail(self, chars: int = 4000) -> str:
         if not self.log_path.exists():

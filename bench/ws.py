@@ -176,7 +176,10 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             fleet = Fleet(service.ws_url, size.users, size.processes, reconnect=True,
                           connect_parallel=size.connect_parallel)
             fleet.connect()
-            connect_seconds = fleet.wait_connected(timeout=600)
+            try:
+                connect_seconds = fleet.wait_connected(timeout=300)
+            except TimeoutError as exc:
+                raise TimeoutError(f"{exc}\nservice log:\n{service.log_tail()}") from None
             fleet.freeze()
             time.sleep(3.0)  # let allocations settle
             rss_after = service.rss_bytes()

@@ -91,7 +91,9 @@ class Fleet:
             if connected >= self.users:
                 return progress.done()
             if time.monotonic() > deadline:
-                raise TimeoutError(f"only {connected} of {self.users} sockets connected")
+                counters = self.report()["counters"]
+                raise TimeoutError(f"only {connected} of {self.users} sockets connected; "
+                                   f"client counters: {counters}")
             time.sleep(0.25)
 
     def freeze(self) -> None:
