@@ -321,6 +321,11 @@ def cost_breakdown(url: str, size: WriteSize) -> tuple[dict[str, float], list[tu
         with_seq = _timed_statement(conn, DIRECT_NOTIFICATION, params) * per_row
         row_only = _timed_statement(conn, DIRECT_NOTIFICATION, params,
                                     "ALTER TABLE notifications DISABLE TRIGGER USER") * per_row
+        shape = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_index WHERE indrelid = 'notifications'::regclass),"
+            " (SELECT count(*) FROM pg_constraint"
+            "   WHERE conrelid = 'notifications'::regclass AND contype = 'f')").fetchone()
+        indexes, fks = (int(shape[0]), int(shape[1])) if shape else (0, 0)
         conn.execute("SET track_functions = 'pl'")
         conn.execute(BULK["reaction"], params)
         functions = [(str(name), int(calls), float(self_ms) * 1000 / size.bulk_rows)
@@ -328,7 +333,7 @@ def cost_breakdown(url: str, size: WriteSize) -> tuple[dict[str, float], list[tu
         conn.rollback()
     parts = {
         "bare host INSERT (reactions row, its FKs and index)": bare,
-        "the notification row (heap, 8 indexes, 3 FK checks)": row_only,
+        f"the notification row (heap, {indexes} indexes, {fks} FK checks)": row_only,
         "counter, stream position, replay event (BEFORE INSERT trigger)": with_seq - row_only,
         "rules and lookups (post, preferences, blocks, rate limit, actor)":
             full - bare - with_seq,
