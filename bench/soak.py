@@ -11,7 +11,12 @@ RSS is sampled every second. Afterwards:
 - every client holds exactly its user's committed notifications, none shown twice
   (`tests.reliability.stream.verify_against_database`);
 - no REST call got a 5xx;
-- the service's RSS at the end is within `--rss-bound-mib` of the RSS after warm-up.
+- the service's RSS at the end is within `--rss-bound-mib` of the RSS after warm-up,
+  and (runs of 2 minutes or more) grows by at most a quarter of that in the second half.
+
+Measured on the 2-core machine, 300 s, one worker: 114k host writes, 149k socket
+messages, 745 socket resumes, 10k REST calls; nothing lost, duplicated or
+drifted, no 5xx; RSS 61.6 → 76.9 MiB, levelling off (+2.6 MiB in the second half).
 
     .venv/bin/python -m bench.soak --duration 300 [--workers 2] [--out bench/results]
 
@@ -168,6 +173,9 @@ def run(duration: float, out_dir: Path | None = None, *, database_url: str | Non
               "rss_second_half_growth_mib": round(result.rss_end_mib - half, 2),
               "rss_trend_mib": samples[:: max(1, len(samples) // 12)],
               "rss_bound_mib": rss_bound_mib, "problems": result.problems(rss_bound_mib)}
+    if duration >= 120 and report["rss_second_half_growth_mib"] > rss_bound_mib / 4:
+        report["problems"].append(f"RSS still growing in the second half: "
+                                  f"{report['rss_second_half_growth_mib']} MiB")
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "soak.json").write_text(json.dumps(report, indent=2, default=str))
