@@ -60,12 +60,101 @@ def summarize(names: Sequence[str], out_dir: Path, size: str,
     table = markdown_table(["benchmark", "what", "target", "measured", "verdict"], rows)
     lines = [f"# Benchmark summary (size `{size}`)", "", f"> {MACHINE_NOTE}", "", table, "",
              "Durations: " + ", ".join(f"{n} {s:.0f} s" for n, s in durations.items()), "",
-             "Details: " + ", ".join(f"[{n}]({n}.md)" for n in names), ""]
+             "Details: " + ", ".join(f"[{n}]({n}.md)" for n in names), "",
+             "![summary](summary.png)", ""]
     text = "\n".join(lines)
     (out_dir / "summary.md").write_text(text)
     (out_dir / "summary.json").write_text(json.dumps(
         {"size": size, "rows": rows, "durations": durations, "failures": failures}, indent=2))
     return table
+
+
+def summary_plot(out_dir: Path, size: str) -> Path | None:
+    """One figure for the README: write path, API, delivery, storm (what exists)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def load(name: str) -> dict[str, Any] | None:
+        path = out_dir / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    docs = {n: load(n) for n in ("write_path", "api", "ws", "reconnect")}
+    if not any(docs.values()):
+        return None
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.6))
+    wp = docs["write_path"]
+    if wp:
+        cells = [c for c in wp["data"]["cells"] if c["kind"] == "reaction"
+                 and c["target"] == "spread"]
+        writers = sorted({c["writers"] for c in cells})
+        labels = {"triggers": "triggers + NOTIFY", "no_announce": "announce off",
+                  "bare": "bare insert"}
+        for mode, label in labels.items():
+            tps = [next(c["tps"] for c in cells if c["mode"] == mode and c["writers"] == w)
+                   for w in writers]
+            axes[0].plot(writers, tps, marker="o", label=label)
+        axes[0].set_xscale("log", base=2)
+        axes[0].set_xticks(writers, [str(w) for w in writers])
+        axes[0].set_ylim(bottom=0)
+        axes[0].set_xlabel("concurrent writers")
+        axes[0].set_ylabel("reactions / s (1 per transaction, fsync on)")
+        axes[0].set_title("write path")
+        axes[0].legend(fontsize=8)
+    api_doc = docs["api"]
+    if api_doc:
+        rows = api_doc["data"]["results"]
+        one = [r for r in rows if r["concurrency"] == min(x["concurrency"] for x in rows)]
+        names = [r["endpoint"] for r in one]
+        axes[1].bar(range(len(one)), [r["p99_ms"] for r in one], label="p99, 1 connection")
+        axes[1].bar(range(len(one)), [r["p50_ms"] for r in one], width=0.4, label="p50")
+        from bench.api import PLAN_TARGETS
+
+        for i, name in enumerate(names):
+            axes[1].hlines(PLAN_TARGETS[name][1], i - 0.4, i + 0.4, colors="red",
+                           linestyles="dashed", label="plan p99 target" if i == 0 else None)
+        axes[1].set_xticks(range(len(one)), names, rotation=20, fontsize=7)
+        axes[1].set_ylabel("ms")
+        axes[1].set_title(f"API on {api_doc['meta'].get('dataset', {}).get('notifications', 0):,}"
+                          " notifications")
+        axes[1].legend(fontsize=8)
+    ws_doc = docs["ws"]
+    if ws_doc:
+        for rate, values in ws_doc["data"].get("latencies_ms", {}).items():
+            xs = sorted(values)
+            if xs:
+                axes[2].plot(xs, [i / len(xs) for i in range(1, len(xs) + 1)],
+                             label=f"{rate}/s")
+        axes[2].axvline(50, color="red", linestyle="dashed", label="p99 target 50 ms")
+        axes[2].axhline(0.99, color="grey", linestyle="dotted")
+        axes[2].set_xscale("log")
+        axes[2].set_xlabel("INSERT commit → client receipt (ms)")
+        axes[2].set_ylabel("share of notifications")
+        axes[2].set_title(f"delivery, {ws_doc['data'].get('still_connected', 0):,} sockets "
+                          "on one process")
+        axes[2].legend(fontsize=8)
+    storm_doc = docs["reconnect"]
+    if storm_doc:
+        for storm in storm_doc["data"]["storms"]:
+            timeline = storm["timeline"]
+            if timeline:
+                axes[3].plot([t[0] for t in timeline], [t[1] for t in timeline],
+                             label=f"{storm['connect_timeout']:g} s connect timeout")
+        axes[3].axvline(30, color="red", linestyle="dashed", label="30 s target")
+        axes[3].set_ylim(bottom=0)
+        axes[3].set_xlim(left=0)
+        axes[3].set_xlabel("seconds since SIGTERM")
+        axes[3].set_ylabel("sockets back on the new process")
+        axes[3].set_title("reconnect storm")
+        axes[3].legend(fontsize=8)
+    fig.suptitle(f"Benchmarks, size {size}: one machine, 2 cores shared by the load generator, "
+                 "the service and PostgreSQL")
+    fig.tight_layout()
+    path = out_dir / "summary.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def publish(names: Sequence[str], out_dir: Path) -> None:
@@ -117,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if name == "api" and shared is not None:
                 stack.close()  # the 1.6 GB dataset is not needed any more
     table = summarize(names, args.out, args.size, durations, failures)
+    try:
+        summary_plot(args.out, args.size)
+    except Exception:  # a plot must never hide the numbers
+        traceback.print_exc()
     print("\nSummary\n" + table)
     if args.publish:
         publish(names, args.out)

@@ -213,6 +213,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         "rss_per_connection_without_deflate": per_connection_plain,
         "fds_after": fds_after, "connect": connect, "connect_seconds": connect_seconds,
         "deliveries": [d.summary() for d in deliveries], "counters": counters,
+        "latencies_ms": {f"{d.rate:g}": [round(v * 1000, 3) for v in d.latencies_s]
+                         for d in deliveries},
         "still_connected": still_connected, "lost_ids": [i for d in deliveries
                                                          for i in d.lost][:50],
     })
