@@ -306,3 +306,18 @@ def _as_json(since: str) -> Any:
         return int(since)
     except ValueError:
         return since
+
+
+@pytest.mark.parametrize("since", ["²", "1²", "①", "¹⁰"])
+async def test_unicode_digit_lookalikes_in_since_close_4400(service: RunningService,
+                                                           since: str) -> None:
+    """A `since` of superscript or circled digits is a 4400 protocol error, not an internal 1011.
+
+    str.isdigit() accepts them but int() does not (found by fuzzing `since`).
+    """
+    token = make_token(known_user(service), service.secret)
+    url = f"{service.ws_url}?token={token}&since={urllib.parse.quote(since)}"
+    async with websockets.connect(url, open_timeout=5, close_timeout=1) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value.rcvd
