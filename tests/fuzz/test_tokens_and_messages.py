@@ -321,3 +321,32 @@ async def test_unicode_digit_lookalikes_in_since_close_4400(service: RunningServ
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, closed.value.rcvd
+
+
+TOKEN_CHARS = st.characters(whitelist_categories=(), whitelist_characters=(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+
+
+@FUZZ
+@given(protocols=st.lists(st.one_of(
+    st.text(TOKEN_CHARS, min_size=1, max_size=40),
+    st.sampled_from(["notifications.v1", "bearer.", "bearer..", "BEARER.x", "bearer.a.b.c"]),
+    st.text(TOKEN_CHARS, min_size=1, max_size=40).map(lambda t: "bearer." + t)), max_size=5),
+       with_valid=st.booleans())
+async def test_subprotocol_fuzzing_gets_hello_or_4401(service: RunningService, protocols: list[str],
+                                                      with_valid: bool) -> None:
+    """Any Sec-WebSocket-Protocol list: hello with a valid bearer token, else 4401/4408; never 1011."""
+    token = make_token(known_user(service), service.secret)
+    offered = [*protocols, f"bearer.{token}"] if with_valid else protocols
+    bearers = [p for p in offered if p.startswith("bearer.")]
+    async with websockets.connect(service.ws_url, open_timeout=5, close_timeout=1,
+                                  subprotocols=offered or None) as ws:  # type: ignore[arg-type]
+        if not bearers:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+        try:
+            hello = json.loads(await asyncio.wait_for(ws.recv(), 6))
+            assert hello["type"] == "hello", hello
+            assert not bearers or bearers[0] == f"bearer.{token}", "an invalid first bearer was skipped"
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code in (4400, 4401), closed.rcvd
+            assert bearers and bearers[0] != f"bearer.{token}"
