@@ -204,7 +204,7 @@ def demo_route_handlers(settings: Settings, database_url: str) -> list[Controlle
             if not data.source_id:
                 raise _bad_request("source_id is required")
             if data.action == "unreact":
-                if not data.source_id.isdigit():
+                if not (data.source_id.isascii() and data.source_id.isdigit()) or len(data.source_id) > 9:
                     raise _bad_request("source_id must be a reaction id")
                 params["source_id"] = int(data.source_id)
                 statement = HOST_UNREACT[data.content_type]

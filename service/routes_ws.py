@@ -43,7 +43,7 @@ def _offered_subprotocols(socket: WebSocket[Any, Any, Any]) -> list[str]:
 def _parse_since(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²" is a digit to isdigit()
         raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer")
     return int(raw)
 
