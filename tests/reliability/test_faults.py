@@ -67,6 +67,15 @@ async def kill_listener(conn: psycopg.Connection[Any], timeout: float = 10.0) ->
         await asyncio.sleep(0.05)
 
 
+def sockets_served(process: psutil.Process, port: int) -> int:
+    """Established client connections on the service's port held by this process."""
+    try:
+        return sum(1 for c in process.net_connections(kind="tcp")
+                   if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == port)
+    except psutil.Error:
+        return 0
+
+
 def verify_all(clients: list[StreamClient], database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         for client in clients:
@@ -225,7 +234,8 @@ async def test_one_uvicorn_worker_killed_under_load(database_url: str,
                                                      stop, statuses)))
         try:
             await asyncio.sleep(1.5)
-            victim = max(workers, key=lambda p: p.pid)
+            victim = max(workers, key=lambda p: sockets_served(p, svc.port))
+            assert sockets_served(victim, svc.port) > 0
             victim.send_signal(signal.SIGKILL)
             await asyncio.sleep(3.0)
             stop.set()
