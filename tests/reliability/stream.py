@@ -51,13 +51,15 @@ class StreamClient:
     # Cut the connection (no close frame) after this many messages, `cuts_left` times.
     cut_every: int = 0
     cuts_left: int = 0
+    token_ttl: float = 3600.0  # a fresh token on every connect, as the web client does
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     history: list[tuple[int, int, str, list[str]]] = field(default_factory=list)
     _ws: Any = None
 
     def url(self) -> str:
         base = self.ws_urls[self.preferred % len(self.ws_urls)]
-        return f"{base}?token={make_token(self.user_id, self.secret)}&since={self.position}"
+        token = make_token(self.user_id, self.secret, ttl=self.token_ttl)
+        return f"{base}?token={token}&since={self.position}"
 
     async def run(self) -> None:
         """Stay connected until cancelled; on any failure, reconnect (to the next server)."""

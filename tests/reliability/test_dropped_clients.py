@@ -159,3 +159,27 @@ async def test_partial_frames_and_half_handshakes_leave_no_trace(
         assert watcher.connects == 1
         assert httpx.get(svc.base_url + "/health/ready", timeout=5).status_code == 200
         assert "Traceback" not in svc.log_text()
+
+
+async def test_expiring_tokens_resume_with_a_fresh_token_and_lose_nothing(
+        database_url: str, conn: psycopg.Connection[Any]) -> None:
+    """Sockets closed 4401 when their 2-second tokens expire come back with fresh ones, exactly."""
+    world = make_world(conn, owners=3, actors=6)
+    with running_service(database_url) as svc, log_on_failure(svc):
+        clients = [StreamClient(o, svc.secret, [svc.ws_url], token_ttl=2) for o in world.owners]
+        stop, stats = asyncio.Event(), WriterStats()
+        tasks = [asyncio.create_task(c.run()) for c in clients]
+        await asyncio.gather(*(c.connected.wait() for c in clients))
+        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                  for i in range(2)]
+        try:
+            await asyncio.sleep(5.5)
+            stop.set()
+            await catch_up(clients, database_url)
+        finally:
+            stop.set()
+            await cancel_all(tasks)
+        with psycopg.connect(database_url, autocommit=True) as check:
+            for client in clients:
+                verify_against_database(client, check)
+                assert client.connects >= 3 and 4401 in client.close_codes
