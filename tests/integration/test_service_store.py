@@ -36,8 +36,8 @@ async def test_deadlocked_write_is_retried(database_url: str,
     async with AsyncConnectionPool(database_url, min_size=2, max_size=2, open=False) as pool:
         await pool.open()
         results = await asyncio.gather(
-            store.in_transaction(pool, locker("a", (first, second))),
-            store.in_transaction(pool, locker("b", (second, first))))
+            store.run(pool, locker("a", (first, second))),
+            store.run(pool, locker("b", (second, first))))
     assert sorted(results) == ["a", "b"]
     assert sorted(attempts.values()) == [1, 2]  # exactly one was the deadlock victim
     rows = dict(conn.execute("SELECT id, avatar_url FROM users").fetchall())
