@@ -45,6 +45,9 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         "host": settings.host, "port": settings.port,
         "log_config": log_config(settings.log_level, settings.log_format),
         "ws_max_size": WS_MAX_FRAME, "proxy_headers": False,
+        # Our messages are small JSON; per-socket compression state roughly doubled
+        # the server memory per connection (docs/BENCHMARKS.md) for little gain.
+        "ws_per_message_deflate": False,
         "timeout_graceful_shutdown": 5,
     }
     if workers <= 1:
