@@ -95,6 +95,7 @@ class Hub:
         self._metrics = metrics
         self._page_size = page_size
         self._by_user: dict[int, set[Subscriber]] = defaultdict(set)
+        self.handshakes = 0  # sockets between upgrade and the end of their replay
 
     def add(self, sub: Subscriber) -> None:
         self._by_user[sub.user_id].add(sub)

@@ -93,6 +93,9 @@ class Metrics:
         "notifications_ws_resyncs_total", "Sockets told to reload (since too old or ahead)."))
     slow_closes: Counter = field(default_factory=lambda: Counter(
         "notifications_ws_slow_client_closes_total", "Sockets closed with 4409."))
+    handshakes_refused: Counter = field(default_factory=lambda: Counter(
+        "notifications_ws_handshakes_refused_total",
+        "Upgrades refused because too many handshakes were in progress."))
     retention_runs: Counter = field(default_factory=lambda: Counter(
         "notifications_retention_runs_total", "Retention jobs run by this process."))
 
@@ -101,6 +104,7 @@ class Metrics:
         lines: list[str] = []
         for metric in (self.open_sockets, self.messages_delivered, self.delivery_lag,
                        self.listener_reconnects, self.listener_connected, self.replays,
-                       self.resyncs, self.slow_closes, self.retention_runs):
+                       self.resyncs, self.slow_closes, self.handshakes_refused,
+                       self.retention_runs):
             lines.extend(metric.render(labels))
         return "\n".join(lines) + "\n"

@@ -162,11 +162,20 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
     settings: Settings = state.settings
     hub: Hub = state.hub
     metrics: Metrics = state.metrics
+    if hub.handshakes >= settings.ws_max_handshakes:
+        # Refused before the upgrade (the client sees HTTP 403 at once and backs
+        # off): in a reconnect storm, work on handshakes whose clients time out
+        # meanwhile would otherwise crowd out the ones that could complete.
+        metrics.handshakes_refused.inc()
+        await socket.close(code=1013, reason="busy: retry later")
+        return
+    hub.handshakes += 1
+    handshaking = True
     offered = _offered_subprotocols(socket)
-    await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     sub: Subscriber | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
+        await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         origin = socket.headers.get("origin")
         if settings.allowed_origins and origin not in settings.allowed_origins:
             raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
@@ -189,6 +198,8 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
                  asyncio.create_task(_wait_closed(sub))]
         await hub.sync([caller.user_id])  # the replay, by the same path as live changes
         sub.replaying = False
+        hub.handshakes -= 1
+        handshaking = False
         done, _ = await asyncio.wait(tasks, timeout=max(0.0, caller.seconds_left()),
                                      return_when=asyncio.FIRST_COMPLETED)
         if not done:
@@ -211,6 +222,8 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         log.exception("WebSocket handler failed")
         await _close(socket, 1011, "internal error")
     finally:
+        if handshaking:
+            hub.handshakes -= 1
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

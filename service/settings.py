@@ -34,6 +34,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
     ws_replay_limit: int = 1000  # a `since` further behind than this gets `resync`
+    # Handshakes (auth, position, replay) in progress at once; the excess is refused
+    # before the upgrade, so a reconnect storm backs off instead of timing out.
+    ws_max_handshakes: int = 64
     retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
     retention_first_delay: float = 60.0  # seconds after start before the first run
 
@@ -67,6 +70,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "log_level": get("NOTIFICATIONS_LOG_LEVEL"),
             "log_format": get("NOTIFICATIONS_LOG_FORMAT"),
             "ws_replay_limit": get("NOTIFICATIONS_WS_REPLAY_LIMIT"),
+            "ws_max_handshakes": get("NOTIFICATIONS_WS_MAX_HANDSHAKES"),
             "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
         }

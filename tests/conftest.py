@@ -9,6 +9,7 @@ and never see each other's rows.
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -54,13 +55,21 @@ def pg_server() -> Iterator[PgServer]:
         yield PgServer(admin_url=external, embedded=None)
         return
     with tempfile.TemporaryDirectory(prefix="notifications-test-pg-") as tmp:
-        server = EmbeddedPostgres(
-            Path(tmp) / "data",
-            free_port(),
-            # Durability buys nothing in tests; speed does.
-            settings={"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"},
-        )
-        server.start()
+        for attempt in range(3):
+            server = EmbeddedPostgres(
+                Path(tmp) / "data",
+                free_port(),
+                # Durability buys nothing in tests; speed does.
+                settings={"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"},
+            )
+            try:
+                server.start()
+                break
+            except subprocess.CalledProcessError:
+                # The free port can be taken between asking and binding (many
+                # client sockets on one machine): try another one.
+                if attempt == 2:
+                    raise
         try:
             yield PgServer(admin_url=server.url, embedded=server)
         finally:
