@@ -8,7 +8,7 @@
 // It follows the page's client (configureNotifications) or `element.client`.
 
 import { describeCount, formatBadgeCount } from "./notifications-format.js";
-import { adoptStyles, clientFor, define, ElementBase, THEME_CSS } from "./notifications-shared.js";
+import { adoptStyles, define, THEME_CSS, UnreadCountElement } from "./notifications-shared.js";
 
 const CSS = `${THEME_CSS}
 :host { position: relative; display: inline-block; line-height: 0; vertical-align: middle; }
@@ -32,7 +32,7 @@ const CSS = `${THEME_CSS}
 @media (prefers-reduced-motion: reduce) { .badge.bump { animation: none; } }
 `;
 
-export class NotificationBadgeElement extends ElementBase {
+export class NotificationBadgeElement extends UnreadCountElement {
   constructor() {
     super();
     const root = this.attachShadow({ mode: "open" });
@@ -50,29 +50,6 @@ export class NotificationBadgeElement extends ElementBase {
     this._live.setAttribute("role", "status");
     this._live.setAttribute("aria-live", "polite");
     root.append(wrap, this._badge, this._live);
-    this._count = null;
-    this._unsubscribe = null;
-    this._connected = 0;
-  }
-
-  connectedCallback() {
-    const connection = ++this._connected;
-    clientFor(this).then((client) => {
-      if (connection !== this._connected || !this.isConnected) return;
-      this._unsubscribe = client.onUnreadCount((count) => this._render(count));
-      client.start();
-    });
-  }
-
-  disconnectedCallback() {
-    this._connected++;
-    if (this._unsubscribe) this._unsubscribe();
-    this._unsubscribe = null;
-  }
-
-  /** The count shown (null until the client knows it). */
-  get count() {
-    return this._count;
   }
 
   _render(count) {

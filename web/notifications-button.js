@@ -8,7 +8,7 @@
 // with the count, and changes are announced through a polite live region.
 
 import { describeCount, formatBadgeCount, safeHref } from "./notifications-format.js";
-import { adoptStyles, clientFor, define, ElementBase, h, THEME_CSS } from "./notifications-shared.js";
+import { adoptStyles, define, h, THEME_CSS, UnreadCountElement } from "./notifications-shared.js";
 
 const CSS = `${THEME_CSS}
 :host { display: inline-block; }
@@ -45,7 +45,7 @@ function bellIcon() {
   return svg;
 }
 
-export class NotificationsButtonElement extends ElementBase {
+export class NotificationsButtonElement extends UnreadCountElement {
   static get observedAttributes() {
     return ["href"];
   }
@@ -57,9 +57,6 @@ export class NotificationsButtonElement extends ElementBase {
     this._countEl = h("span", { class: "count", part: "count", "aria-hidden": "true", hidden: true });
     this._srCount = h("span", { class: "sr-only" });
     this._live = h("span", { class: "sr-only", role: "status", "aria-live": "polite" });
-    this._count = null;
-    this._unsubscribe = null;
-    this._connected = 0;
     this._build();
   }
 
@@ -76,25 +73,6 @@ export class NotificationsButtonElement extends ElementBase {
 
   attributeChangedCallback() {
     if (this._button) this._build();
-  }
-
-  connectedCallback() {
-    const connection = ++this._connected;
-    clientFor(this).then((client) => {
-      if (connection !== this._connected || !this.isConnected) return;
-      this._unsubscribe = client.onUnreadCount((count) => this._render(count));
-      client.start();
-    });
-  }
-
-  disconnectedCallback() {
-    this._connected++;
-    if (this._unsubscribe) this._unsubscribe();
-    this._unsubscribe = null;
-  }
-
-  get count() {
-    return this._count;
   }
 
   _render(count) {

@@ -23,6 +23,40 @@ export function clientFor(element) {
   return element.client ? Promise.resolve(element.client) : whenDefaultClient();
 }
 
+/**
+ * Base of the elements that show the unread count (badge, button): follows
+ * the client's count while in the document. Subclasses implement
+ * `_render(count)` and read the previous value from `this._count`.
+ */
+export class UnreadCountElement extends ElementBase {
+  constructor() {
+    super();
+    this._count = null;
+    this._unsubscribe = null;
+    this._connected = 0; // bumps on every connect/disconnect, to drop a stale subscription
+  }
+
+  connectedCallback() {
+    const connection = ++this._connected;
+    clientFor(this).then((client) => {
+      if (connection !== this._connected || !this.isConnected) return;
+      this._unsubscribe = client.onUnreadCount((count) => this._render(count));
+      client.start();
+    });
+  }
+
+  disconnectedCallback() {
+    this._connected++;
+    if (this._unsubscribe) this._unsubscribe();
+    this._unsubscribe = null;
+  }
+
+  /** The count shown (null until the client knows it). */
+  get count() {
+    return this._count;
+  }
+}
+
 /** Attach constant CSS to a shadow root (constructable sheets avoid inline <style> where supported). */
 export function adoptStyles(root, cssText) {
   if (typeof CSSStyleSheet !== "undefined" && "adoptedStyleSheets" in root) {
