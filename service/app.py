@@ -1,7 +1,8 @@
 """The app factory: `create_app(settings, database_url)` -> Litestar.
 
-The lifespan owns the connection pool, the socket hub, the LISTEN loop and
-the in-service retention loop; nothing lives in module globals, so tests can
+The lifespan owns the connection pool, the socket hub, the LISTEN loop, the
+sequencer (which leads in one process per database) and the in-service
+retention loop; nothing lives in module globals, so tests can
 build as many apps as they like.
 """
 
@@ -34,6 +35,7 @@ from service.retention_loop import run_retention_forever
 from service.routes_ops import live, metrics, ready
 from service.routes_rest import NotificationsController
 from service.routes_ws import notifications_socket
+from service.sequencer import Sequencer
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -76,9 +78,12 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         metrics_ = Metrics()
         hub = Hub(pool, metrics_)
         listener = Listener(database_url, hub.sync, hub.connected_users, metrics_)
+        sequencer = Sequencer(database_url, metrics_, poll_interval=settings.sequencer_interval)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
+                         sequencer=sequencer,
                          verifier=TokenVerifier(secret, settings.jwt_user_claim, pool))
-        tasks = [asyncio.create_task(listener.run(), name="notifications-listener")]
+        tasks = [asyncio.create_task(listener.run(), name="notifications-listener"),
+                 asyncio.create_task(sequencer.run(), name="notifications-sequencer")]
         if settings.retention_interval_hours > 0:
             tasks.append(asyncio.create_task(
                 run_retention_forever(settings, database_url, metrics_),

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from service import store
 from service.metrics import Metrics
 from service.queries import sql
-from service.ws_messages import ServerMessage, encode, message_for_event
+from service.ws_messages import Resync, ServerMessage, encode, message_for_event
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +124,15 @@ class Hub:
         """Send each connected user's sockets every change after their position.
 
         One query fetches the changes of all the users at once (a page per
-        user); users with a full page are fetched again until caught up.
+        user); users with a full page are fetched again until caught up. Each
+        round moves every socket it fetched for, so the loop always ends: a
+        socket the page cannot advance (its next position is not in the log)
+        is told to reload (`resync`) at the page's end instead.
         """
         users = sorted({u for u in user_ids if self._by_user.get(u)})
         while users:
             after = [min(s.position for s in self._by_user[u]) for u in users]
+            fetched_for = {u: set(self._by_user[u]) for u in users}
             events, rows = await store.run(self._pool, partial(self._fetch, users, after),
                                            transaction=False)
             by_user: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
@@ -137,8 +141,25 @@ class Hub:
             for user_id, user_events in by_user.items():
                 owned = {i: n for i, (owner, n) in rows.items() if owner == user_id}
                 await self._fan_out(user_id, user_events, owned)
+                self._resync_stalled(fetched_for[user_id], user_id, user_events[-1])
             users = [u for u in users
                      if len(by_user.get(u, ())) == self._page_size and self._by_user.get(u)]
+
+    def _resync_stalled(self, fetched_for: set[Subscriber], user_id: int,
+                        last: tuple[Any, ...]) -> None:
+        """A socket the page was fetched for that is still behind its end met a hole.
+
+        (A socket that joined during the fetch, further back, is not stalled:
+        its own sync fetches from its position.)
+        """
+        last_seq, unread = int(last[1]), int(last[4])
+        for sub in fetched_for:
+            if sub.close_code is None and sub.position < last_seq:
+                log.warning("user %d: replay log has no position %d; socket told to resync at %d",
+                            user_id, sub.position + 1, last_seq)
+                self._metrics.stalled_resyncs.inc()
+                sub.position = last_seq
+                sub.send(Resync(position=last_seq, unread_count=unread))
 
     async def _fetch(self, users: list[int], after: list[int], conn: store.AConn
                      ) -> tuple[list[tuple[Any, ...]], dict[uuid.UUID, tuple[int, Any]]]:

@@ -1,7 +1,8 @@
 """The one LISTEN connection of this process.
 
-It only learns *which* users changed (the payload is a user id, never
-trusted for content); `Hub.sync` then reads their changes from
+It only learns *which* users changed: the sequencer (service/sequencer.py)
+announces each batch with the ids of the users whose stream moved, never
+trusted for content; `Hub.sync` then reads their changes from
 notification_events. After every (re)connect it resynchronises every
 connected user, so whatever was committed while it was away still arrives.
 """
@@ -19,7 +20,7 @@ from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "notifications_v1"
+CHANNEL = "notifications_v2"  # payload: comma-separated user ids
 
 
 class Listener:
@@ -78,9 +79,9 @@ class Listener:
             async for notify in conn.notifies(timeout=self._probe_interval):
                 heard = True
                 try:
-                    self.wake((int(notify.payload),))
+                    self.wake([int(u) for u in notify.payload.split(",")])
                 except ValueError:
-                    log.warning("ignored a notification with a non-integer payload")
+                    log.warning("ignored a notification whose payload is not user ids")
             if not heard:
                 # Idle: make sure the connection is still alive.
                 await conn.execute("SELECT 1")

@@ -80,7 +80,7 @@ class Metrics:
         "Stream messages queued to sockets (live and replayed)."))
     delivery_lag: Histogram = field(default_factory=lambda: Histogram(
         "notifications_delivery_lag_seconds",
-        "From the writing transaction's start (notification_events.created_at) to the "
+        "From the change's sequencing (notification_events.created_at) to the "
         "moment the message is queued to a live socket."))
     listener_reconnects: Counter = field(default_factory=lambda: Counter(
         "notifications_listener_reconnects_total",
@@ -98,6 +98,16 @@ class Metrics:
         "Upgrades refused because too many handshakes were in progress."))
     retention_runs: Counter = field(default_factory=lambda: Counter(
         "notifications_retention_runs_total", "Retention jobs run by this process."))
+    sequencer_leading: Gauge = field(default_factory=lambda: Gauge(
+        "notifications_sequencer_leading", "1 while this process is the database's sequencer."))
+    sequencer_rows: Counter = field(default_factory=lambda: Counter(
+        "notifications_sequencer_rows_total",
+        "Committed changes and host requests this process sequenced."))
+    sequencer_batch_seconds: Histogram = field(default_factory=lambda: Histogram(
+        "notifications_sequencer_batch_seconds", "Time of each non-empty sequencer batch."))
+    stalled_resyncs: Counter = field(default_factory=lambda: Counter(
+        "notifications_ws_stalled_resyncs_total",
+        "Sockets told to reload because the replay log could not advance them (a hole)."))
 
     def render(self) -> str:
         labels = f'pid="{os.getpid()}"'
@@ -105,6 +115,7 @@ class Metrics:
         for metric in (self.open_sockets, self.messages_delivered, self.delivery_lag,
                        self.listener_reconnects, self.listener_connected, self.replays,
                        self.resyncs, self.slow_closes, self.handshakes_refused,
-                       self.retention_runs):
+                       self.retention_runs, self.sequencer_leading, self.sequencer_rows,
+                       self.sequencer_batch_seconds, self.stalled_resyncs):
             lines.extend(metric.render(labels))
         return "\n".join(lines) + "\n"

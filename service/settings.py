@@ -39,6 +39,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_max_handshakes: int = 64
     retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
     retention_first_delay: float = 60.0  # seconds after start before the first run
+    # How often the sequencer looks for newly committed changes when it has caught up.
+    sequencer_interval: float = 0.01
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -73,6 +75,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_max_handshakes": get("NOTIFICATIONS_WS_MAX_HANDSHAKES"),
             "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
+            "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),
         }
         given = {k: v for k, v in raw.items() if v is not None}
         # strict=False lets "8000" decode as 8000: the environment is all strings.

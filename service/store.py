@@ -94,12 +94,10 @@ async def get_preferences(conn: AConn, user_id: int) -> Preferences:
 async def update_preferences(conn: AConn, user_id: int, change: PreferencesUpdate) -> Preferences:
     params: dict[str, Any] = {"user_id": user_id, **change.changes()}
     async with conn.cursor(row_factory=dict_row) as cur:
-        try:
-            await cur.execute(sql("update_preferences"), params)
-        except psycopg.errors.ForeignKeyViolation as exc:
-            raise UnknownUser(user_id) from exc
+        await cur.execute(sql("update_preferences"), params)
         row = await cur.fetchone()
-    assert row is not None
+    if row is None:
+        raise UnknownUser(user_id)
     return Preferences(**row)
 
 

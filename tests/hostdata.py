@@ -80,8 +80,27 @@ def comment_blog(conn: psycopg.Connection[Any], blog_post_id: int, author_id: in
     return comment_id
 
 
+def sequence(conn: psycopg.Connection[Any]) -> int:
+    """Run the sequencer until nothing is pending, as the service does after host commits.
+
+    Returns how many requests and changes it took. `conn` must be in autocommit mode.
+    """
+    total = 0
+    while True:
+        row = conn.execute("SELECT notification_sequence(5000)").fetchone()
+        taken = int(row[0]) if row is not None else 0
+        total += taken
+        if taken == 0:
+            return total
+
+
 def unread_state(conn: psycopg.Connection[Any], user_id: int) -> tuple[int, int]:
-    """(counter value, actual number of unread rows) for one user."""
+    """(badge, actual number of unread rows) for one user, after sequencing what is pending.
+
+    The badge is the sequencer's count, which the socket's hello reports; the
+    REST badge (count plus pending deltas) equals it once nothing is pending.
+    """
+    sequence(conn)
     row = conn.execute(
         "SELECT coalesce((SELECT unread_count FROM notification_counters WHERE user_id = %(u)s), 0),"
         " (SELECT count(*) FROM notifications WHERE user_id = %(u)s AND NOT is_read)",

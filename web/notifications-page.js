@@ -681,10 +681,13 @@ export class NotificationsPageElement extends ElementBase {
   async markAllRead() {
     if (!this._client) return;
     const upTo = this._position;
+    const shown = [...this._items.keys()];
     this._markAllButton.disabled = true;
     try {
       await this._client.markAllRead(upTo);
-      for (const [id, entry] of this._items) if (entry.data.seq <= upTo) this._setRead(id, true);
+      // Every item shown came at or before the rendered position (the list leaves out
+      // what the stream has not reached yet), so all of them are now read.
+      for (const id of shown) if (this._items.has(id)) this._setRead(id, true);
       if (this._view === "grouped") this._scheduleGroupsRefresh();
       this._live.textContent = "All notifications marked as read";
     } catch {

@@ -1,5 +1,8 @@
 -- list_notifications: one page of a user's notifications, newest first.
--- Keyset over the per-user unique seq, so pages never skip or repeat a row.
+-- Keyset over the per-user unique seq (insertion order), so pages never skip or repeat a
+-- row. Rows whose creation the sequencer has not numbered yet (milliseconds after the
+-- host's commit) are left out, so every row listed is at or before the stream position
+-- returned with the page: resuming the socket from it misses nothing.
 -- Never returns actor_ip.
 SELECT id, seq, notification_type, content_type, content_id, content_title, content_url,
        actor_id, actor_handle, actor_avatar_url, emoji, comment_id, comment_preview,
@@ -8,5 +11,7 @@ SELECT id, seq, notification_type, content_type, content_id, content_title, cont
  WHERE user_id = %(user_id)s
    AND seq < %(before_seq)s
    AND (NOT %(unread_only)s OR NOT is_read)
+   AND id <> ALL (ARRAY(SELECT unnest(notification_ids) FROM notification_changes
+                         WHERE user_id = %(user_id)s AND kind = 'created'))
  ORDER BY seq DESC
  LIMIT %(limit)s

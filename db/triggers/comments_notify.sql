@@ -1,40 +1,97 @@
--- comments_notify()
--- AFTER INSERT, UPDATE, DELETE ON comments, FOR EACH ROW.
--- A visible comment notifies the post's owner with a preview of its body.
--- Soft delete or moderator hide RETRACTS the notification (the deleted text
--- must never survive in it); undelete writes it again, as a new unread
--- notification, if the rules still allow it. An edit updates the preview.
--- A hard DELETE of the comment retracts it too.
--- Must never make the host's write fail on account of notifications.
-CREATE OR REPLACE FUNCTION comments_notify()
+-- notifications_from_comments()
+-- AFTER INSERT / UPDATE / DELETE ON comments and blog_post_comments,
+-- FOR EACH STATEMENT, with transition tables. TG_ARGV[0] names the content
+-- ('post' or 'blog_post'): one function serves both twin tables.
+--   A comment that is (or becomes, on undelete) visible notifies the
+--   content's owner with a preview of its body, as a new unread notification.
+--   One that stops being visible (soft delete, moderator hide) or is hard
+--   DELETEd is retracted: the deleted text must never survive in a
+--   notification. An edit of a visible comment asks the sequencer to carry
+--   the new preview over.
+-- Like notifications_from_reactions(), it only reads and appends.
+CREATE OR REPLACE FUNCTION notifications_from_comments()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path FROM CURRENT
 AS $$
 DECLARE
-    was_visible boolean;
-    is_visible boolean;
+    v_content text := TG_ARGV[0];
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        DELETE FROM notifications WHERE comment_id = OLD.id AND post_id IS NOT NULL;
+        INSERT INTO notification_requests (kind, notification_type, content_type, comment_ids)
+        SELECT 'retract', 'comment', v_content, array_agg(id)
+          FROM old_rows
+        HAVING count(*) > 0;
         RETURN NULL;
     END IF;
 
-    is_visible := notification_comment_is_visible(NEW.hidden_by_mod, NEW.deleted_by_owner, NEW.deleted_by_mod);
-    IF TG_OP = 'INSERT' THEN
-        was_visible := false;
-    ELSE
-        was_visible := notification_comment_is_visible(OLD.hidden_by_mod, OLD.deleted_by_owner, OLD.deleted_by_mod);
+    IF TG_OP = 'UPDATE' THEN
+        INSERT INTO notification_requests (kind, notification_type, content_type, comment_ids)
+        SELECT 'retract', 'comment', v_content, array_agg(o.id)
+          FROM old_rows AS o JOIN new_rows AS n USING (id)
+         WHERE notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod)
+           AND NOT notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
+        HAVING count(*) > 0;
+
+        INSERT INTO notification_requests (kind, notification_type, content_type, comment_ids, texts)
+        SELECT 'edit', 'comment', v_content, array_agg(n.id), array_agg(n.body)
+          FROM old_rows AS o JOIN new_rows AS n USING (id)
+         WHERE notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod)
+           AND notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
+           AND n.body IS DISTINCT FROM o.body
+        HAVING count(*) > 0;
     END IF;
 
-    IF is_visible AND NOT was_visible THEN
-        PERFORM notification_create('comment', NEW.post_id, NULL, NEW.author_id, NEW.author_ip,
-                                    NULL, NULL, NEW.id, NEW.body);
-    ELSIF was_visible AND NOT is_visible THEN
-        DELETE FROM notifications WHERE comment_id = OLD.id AND post_id IS NOT NULL;
-    ELSIF is_visible AND NEW.body IS DISTINCT FROM OLD.body THEN
-        UPDATE notifications SET comment_preview = notification_comment_preview(NEW.body)
-         WHERE comment_id = NEW.id AND post_id IS NOT NULL;
+    -- New comments, and comments an update made visible again (undelete).
+    -- Twin statements: each table names its content column differently.
+    IF TG_OP = 'INSERT' AND v_content = 'post' THEN
+        PERFORM notification_create_many('comment', v_content, array_agg(post_id),
+                    array_agg(author_id), array_agg(author_ip::text), NULL, NULL,
+                    array_agg(id), array_agg(body))
+           FROM new_rows
+          WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
+    ELSIF TG_OP = 'INSERT' THEN
+        PERFORM notification_create_many('comment', v_content, array_agg(blog_post_id),
+                    array_agg(author_id), array_agg(author_ip::text), NULL, NULL,
+                    array_agg(id), array_agg(body))
+           FROM new_rows
+          WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
+    ELSIF v_content = 'post' THEN
+        PERFORM notification_create_many('comment', v_content, array_agg(n.post_id),
+                    array_agg(n.author_id), array_agg(n.author_ip::text), NULL, NULL,
+                    array_agg(n.id), array_agg(n.body))
+           FROM old_rows AS o JOIN new_rows AS n USING (id)
+          WHERE notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
+            AND NOT notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod);
+    ELSE
+        PERFORM notification_create_many('comment', v_content, array_agg(n.blog_post_id),
+                    array_agg(n.author_id), array_agg(n.author_ip::text), NULL, NULL,
+                    array_agg(n.id), array_agg(n.body))
+           FROM old_rows AS o JOIN new_rows AS n USING (id)
+          WHERE notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
+            AND NOT notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod);
     END IF;
     RETURN NULL;
 END;
 $$;
+
+CREATE OR REPLACE TRIGGER notifications_on_comment_insert
+    AFTER INSERT ON comments REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_comments('post');
+CREATE OR REPLACE TRIGGER notifications_on_comment_update
+    AFTER UPDATE ON comments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_comments('post');
+CREATE OR REPLACE TRIGGER notifications_on_comment_delete
+    AFTER DELETE ON comments REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_comments('post');
+
+CREATE OR REPLACE TRIGGER notifications_on_comment_insert
+    AFTER INSERT ON blog_post_comments REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_comments('blog_post');
+CREATE OR REPLACE TRIGGER notifications_on_comment_update
+    AFTER UPDATE ON blog_post_comments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_comments('blog_post');
+CREATE OR REPLACE TRIGGER notifications_on_comment_delete
+    AFTER DELETE ON blog_post_comments REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_comments('blog_post');

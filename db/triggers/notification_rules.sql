@@ -1,21 +1,18 @@
 -- The rules that decide whether, and what, a host write notifies.
--- Each rule lives here once; the host-table triggers only call these.
--- None of these functions may raise on bad host data: a failure here would
--- abort the host's own write.
+-- Each rule lives here once: the host-table triggers (new notifications)
+-- and the sequencer (edits) both ask these functions.
+-- None of them may raise on the host's data, take a lock, or write a row
+-- that another transaction also writes: they run inside the host's own
+-- transaction and only read and append.
 
 -- notification_comment_preview(body)
 -- First 100 characters of a comment, plus '...' when it is longer.
 CREATE OR REPLACE FUNCTION notification_comment_preview(p_body text)
 RETURNS text
-LANGUAGE plpgsql
+LANGUAGE sql
 IMMUTABLE
 AS $$
-BEGIN
-    IF char_length(p_body) > 100 THEN
-        RETURN left(p_body, 100) || '...';
-    END IF;
-    RETURN p_body;
-END;
+    SELECT CASE WHEN char_length(p_body) > 100 THEN left(p_body, 100) || '...' ELSE p_body END
 $$;
 
 -- notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod)
@@ -24,105 +21,137 @@ CREATE OR REPLACE FUNCTION notification_comment_is_visible(
     p_hidden_by_mod boolean, p_deleted_by_owner boolean, p_deleted_by_mod boolean
 )
 RETURNS boolean
-LANGUAGE plpgsql
+LANGUAGE sql
 IMMUTABLE
 AS $$
-BEGIN
-    RETURN NOT (p_hidden_by_mod OR p_deleted_by_owner OR p_deleted_by_mod);
-END;
+    SELECT NOT (p_hidden_by_mod OR p_deleted_by_owner OR p_deleted_by_mod)
 $$;
 
--- notification_create(...)
--- Writes one notification for the owner of a post or blog post, unless:
---   * the kill switch is off (notification_settings.enabled),
---   * the actor is the owner,
---   * the owner turned this kind off (notification_preferences; no row = all on),
---   * either user blocks the other (user_blocks),
---   * the actor (a user, or an anonymous IP) already caused this owner
---     notification_settings.max_per_actor_per_hour notifications this hour.
--- Copies the actor's handle ('Anonymous' with the IP when there is no user),
--- the content's title and URL, so the list needs no join with host tables.
--- The lookups and the first four rules are one query: this runs inside every
--- host write, so each statement saved is latency the host does not pay.
-CREATE OR REPLACE FUNCTION notification_create(
+-- notification_actor_key(actor_id, actor_ip)
+-- Who the hourly flood limit counts: 'user:<id>', or 'ip:<address>' for an
+-- anonymous actor.
+CREATE OR REPLACE FUNCTION notification_actor_key(p_actor_id integer, p_actor_ip text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT CASE WHEN p_actor_id IS NOT NULL THEN 'user:' || p_actor_id
+                ELSE 'ip:' || coalesce(p_actor_ip, '') END
+$$;
+
+-- notification_allows(owner_id, actor_id, notification_type, content_type)
+-- True when the owner wants to hear about this actor's action: the kill
+-- switch is on (notification_settings.enabled), the actor is not the owner,
+-- the owner has not turned this kind off (notification_preferences; no row =
+-- all on), and neither user blocks the other (user_blocks). The hourly flood
+-- limit is applied by the callers, which count in bulk.
+CREATE OR REPLACE FUNCTION notification_allows(
+    p_owner_id integer, p_actor_id integer, p_notification_type text, p_content_type text
+)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT coalesce((SELECT enabled FROM notification_settings), true)
+       AND p_owner_id IS NOT NULL
+       AND (p_actor_id IS NULL OR p_actor_id <> p_owner_id)
+       AND coalesce((SELECT CASE
+                         WHEN p_notification_type = 'reaction' AND p_content_type = 'post' THEN reactions_on_posts
+                         WHEN p_notification_type = 'comment' AND p_content_type = 'post' THEN comments_on_posts
+                         WHEN p_notification_type = 'reaction' THEN reactions_on_blog_posts
+                         ELSE comments_on_blog_posts
+                     END
+                       FROM notification_preferences WHERE user_id = p_owner_id), true)
+       AND (p_actor_id IS NULL OR NOT EXISTS (
+               SELECT 1 FROM user_blocks
+                WHERE (blocker_id = p_owner_id AND blocked_id = p_actor_id)
+                   OR (blocker_id = p_actor_id AND blocked_id = p_owner_id)))
+$$;
+
+-- notification_may_edit(owner_id, actor_id, actor_ip, notification_type, content_type, limit)
+-- Whether the sequencer may carry an edit of the actor's reaction or comment
+-- into the owner's notification (and so announce it): notification_allows()
+-- still holds and the actor is below this hour's limit for the owner.
+CREATE OR REPLACE FUNCTION notification_may_edit(
+    p_owner_id integer, p_actor_id integer, p_actor_ip text, p_notification_type text,
+    p_content_type text, p_limit integer
+)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT notification_allows(p_owner_id, p_actor_id, p_notification_type, p_content_type)
+       AND (p_limit IS NULL OR coalesce((
+               SELECT notifications FROM notification_rate_limits
+                WHERE user_id = p_owner_id
+                  AND actor_key = notification_actor_key(p_actor_id, p_actor_ip)
+                  AND hour = date_trunc('hour', now())), 0) < p_limit)
+$$;
+
+-- notification_create_many(type, content_type, content_ids[], actor_ids[], actor_ips[],
+--                          reaction_ids[], emojis[], comment_ids[], bodies[])
+-- Writes one notification per element (the arrays run in parallel) for the
+-- owner of the post or blog post, where notification_allows() says so and
+-- the actor stays within notification_settings.max_per_actor_per_hour for
+-- that owner: the committed count of this hour (notification_rate_limits,
+-- kept by the sequencer) plus the earlier rows of this same statement.
+-- Copies the actor's handle ('Anonymous', with the IP, when there is no
+-- user), the content's title and URL, so reads need no join with host tables.
+-- One statement for the whole batch: a COPY of 100,000 reactions is one call.
+CREATE OR REPLACE FUNCTION notification_create_many(
     p_notification_type text,
-    p_post_id integer,
-    p_blog_post_id integer,
-    p_actor_id integer,
-    p_actor_ip text,
-    p_reaction_id integer,
-    p_emoji text,
-    p_comment_id uuid,
-    p_comment_body text
+    p_content_type text,
+    p_content_ids integer[],
+    p_actor_ids integer[],
+    p_actor_ips text[],
+    p_reaction_ids integer[],
+    p_emojis text[],
+    p_comment_ids uuid[],
+    p_bodies text[]
 )
 RETURNS void
 LANGUAGE plpgsql
--- Plan the lookup once per session: left to itself the plan cache keeps
--- re-planning this five-table query on every call (~5x its execution time).
-SET plan_cache_mode = force_generic_plan
+SET search_path FROM CURRENT
 AS $$
 DECLARE
-    v_owner_id integer;
-    v_title text;
-    v_url text;
-    v_handle text;
-    v_avatar text;
-    v_limit integer;
-    v_wanted boolean;
-    v_count integer;
+    v_limit integer := (SELECT max_per_actor_per_hour FROM notification_settings);
 BEGIN
-    SELECT content.owner_id, content.title, content.url, actor.handle, actor.avatar_url,
-           settings.max_per_actor_per_hour,
-           settings.enabled
-           AND (p_actor_id IS NULL OR p_actor_id <> content.owner_id)
-           AND coalesce(CASE
-                   WHEN p_notification_type = 'reaction' AND p_post_id IS NOT NULL THEN prefs.reactions_on_posts
-                   WHEN p_notification_type = 'comment' AND p_post_id IS NOT NULL THEN prefs.comments_on_posts
-                   WHEN p_notification_type = 'reaction' THEN prefs.reactions_on_blog_posts
-                   ELSE prefs.comments_on_blog_posts
-               END, true)
-           AND NOT EXISTS (
-               SELECT 1 FROM user_blocks
-                WHERE (blocker_id = content.owner_id AND blocked_id = p_actor_id)
-                   OR (blocker_id = p_actor_id AND blocked_id = content.owner_id))
-      INTO v_owner_id, v_title, v_url, v_handle, v_avatar, v_limit, v_wanted
-      FROM (SELECT owner_id, title, coalesce(art_url, '/posts/' || coalesce(public_sqid, id::text)) AS url
-              FROM posts WHERE id = p_post_id
-            UNION ALL
-            SELECT owner_id, title, '/blog/' || coalesce(public_sqid, id::text)
-              FROM blog_posts WHERE id = p_blog_post_id) AS content
-     CROSS JOIN notification_settings AS settings
-      LEFT JOIN notification_preferences AS prefs ON prefs.user_id = content.owner_id
-      LEFT JOIN users AS actor ON actor.id = p_actor_id;
-    IF NOT coalesce(v_wanted, false) THEN
-        RETURN;
-    END IF;
-
-    IF v_limit IS NOT NULL THEN
-        -- Hourly buckets per (owner, actor); past the limit the host's write
-        -- still succeeds, it just notifies nobody. Retention drops old hours.
-        INSERT INTO notification_rate_limits AS r (user_id, actor_key, hour, notifications)
-        VALUES (v_owner_id,
-                CASE WHEN p_actor_id IS NOT NULL THEN 'user:' || p_actor_id
-                     ELSE 'ip:' || coalesce(p_actor_ip, '') END,
-                date_trunc('hour', now()), 1)
-        ON CONFLICT (user_id, actor_key, hour) DO UPDATE
-           SET notifications = r.notifications + 1
-        RETURNING notifications INTO v_count;
-        IF v_count > v_limit THEN
-            RETURN;
-        END IF;
-    END IF;
-
     INSERT INTO notifications (
         user_id, notification_type, post_id, blog_post_id, actor_id, actor_ip,
         actor_handle, actor_avatar_url, reaction_id, emoji, comment_id,
         comment_preview, content_title, content_url)
-    VALUES (
-        v_owner_id, p_notification_type, p_post_id, p_blog_post_id, p_actor_id,
-        -- a signed-in actor's IP is not ours to keep
-        CASE WHEN p_actor_id IS NULL THEN p_actor_ip END,
-        coalesce(v_handle, 'Anonymous'), v_avatar, p_reaction_id, p_emoji, p_comment_id,
-        notification_comment_preview(p_comment_body), v_title, v_url);
+    SELECT w.owner_id, p_notification_type,
+           CASE WHEN p_content_type = 'post' THEN w.content_id END,
+           CASE WHEN p_content_type = 'blog_post' THEN w.content_id END,
+           w.actor_id,
+           -- a signed-in actor's IP is not ours to keep
+           CASE WHEN w.actor_id IS NULL THEN w.actor_ip END,
+           coalesce(actor.handle, 'Anonymous'), actor.avatar_url, w.reaction_id, w.emoji,
+           w.comment_id, notification_comment_preview(w.body), w.title, w.url
+      FROM (SELECT src.*, content.owner_id, content.title, content.url,
+                   notification_actor_key(src.actor_id, src.actor_ip) AS actor_key,
+                   row_number() OVER (PARTITION BY content.owner_id,
+                                                   notification_actor_key(src.actor_id, src.actor_ip)
+                                      ORDER BY src.ord) AS nth
+              FROM unnest(p_content_ids, p_actor_ids, p_actor_ips, p_reaction_ids, p_emojis,
+                          p_comment_ids, p_bodies)
+                   WITH ORDINALITY AS src (content_id, actor_id, actor_ip, reaction_id, emoji,
+                                           comment_id, body, ord)
+              JOIN LATERAL (
+                    SELECT owner_id, title,
+                           coalesce(art_url, '/posts/' || coalesce(public_sqid, id::text)) AS url
+                      FROM posts WHERE p_content_type = 'post' AND id = src.content_id
+                    UNION ALL
+                    SELECT owner_id, title, '/blog/' || coalesce(public_sqid, id::text)
+                      FROM blog_posts WHERE p_content_type = 'blog_post' AND id = src.content_id
+                   ) AS content ON true
+             WHERE notification_allows(content.owner_id, src.actor_id, p_notification_type,
+                                       p_content_type)) AS w
+      LEFT JOIN users AS actor ON actor.id = w.actor_id
+      LEFT JOIN notification_rate_limits AS bucket
+             ON v_limit IS NOT NULL AND bucket.user_id = w.owner_id
+            AND bucket.actor_key = w.actor_key AND bucket.hour = date_trunc('hour', now())
+     WHERE v_limit IS NULL OR coalesce(bucket.notifications, 0) + w.nth <= v_limit
+     ORDER BY w.ord;
 END;
 $$;

@@ -1,23 +1,69 @@
--- reactions_notify()
--- AFTER INSERT, UPDATE OF emoji, DELETE ON reactions, FOR EACH ROW.
--- INSERT notifies the post's owner; DELETE (un-react) retracts that
--- notification; a changed emoji follows into the notification.
--- Must never make the host's write fail on account of notifications.
-CREATE OR REPLACE FUNCTION reactions_notify()
+-- notifications_from_reactions()
+-- AFTER INSERT / UPDATE / DELETE ON reactions and blog_post_reactions,
+-- FOR EACH STATEMENT, with transition tables. TG_ARGV[0] names the content
+-- ('post' or 'blog_post'): one function serves both twin tables.
+--   INSERT  notifies each post's owner (notification_create_many);
+--   DELETE  (un-react, or a cascade from a purged post or user) asks the
+--           sequencer to retract those reactions' notifications;
+--   UPDATE  of emoji asks the sequencer to carry the new emoji over.
+-- It runs inside the host's transaction, so it only reads and appends: no
+-- row that another transaction writes is updated or locked, nothing is
+-- announced (the sequencer does that after the commit), and it runs as its
+-- owner with a fixed search_path, whatever the host's role and session.
+CREATE OR REPLACE FUNCTION notifications_from_reactions()
 RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path FROM CURRENT
 AS $$
+DECLARE
+    v_content text := TG_ARGV[0];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM notification_create('reaction', NEW.post_id, NULL, NEW.user_id, NEW.user_ip,
-                                    NEW.id, NEW.emoji, NULL, NULL);
+        IF v_content = 'post' THEN
+            PERFORM notification_create_many('reaction', v_content, array_agg(post_id),
+                        array_agg(user_id), array_agg(user_ip::text), array_agg(id),
+                        array_agg(emoji::text), NULL, NULL)
+               FROM new_rows;
+        ELSE
+            PERFORM notification_create_many('reaction', v_content, array_agg(blog_post_id),
+                        array_agg(user_id), array_agg(user_ip::text), array_agg(id),
+                        array_agg(emoji::text), NULL, NULL)
+               FROM new_rows;
+        END IF;
     ELSIF TG_OP = 'DELETE' THEN
-        DELETE FROM notifications
-         WHERE reaction_id = OLD.id AND post_id IS NOT NULL AND notification_type = 'reaction';
-    ELSIF NEW.emoji IS DISTINCT FROM OLD.emoji THEN
-        UPDATE notifications SET emoji = NEW.emoji
-         WHERE reaction_id = NEW.id AND post_id IS NOT NULL AND notification_type = 'reaction';
+        INSERT INTO notification_requests (kind, notification_type, content_type, reaction_ids)
+        SELECT 'retract', 'reaction', v_content, array_agg(id)
+          FROM old_rows
+        HAVING count(*) > 0;
+    ELSE
+        INSERT INTO notification_requests (kind, notification_type, content_type, reaction_ids, texts)
+        SELECT 'edit', 'reaction', v_content, array_agg(n.id), array_agg(n.emoji::text)
+          FROM old_rows AS o JOIN new_rows AS n USING (id)
+         WHERE n.emoji IS DISTINCT FROM o.emoji
+        HAVING count(*) > 0;
     END IF;
     RETURN NULL;
 END;
 $$;
+
+-- A trigger with transition tables takes one event, hence three per table.
+CREATE OR REPLACE TRIGGER notifications_on_reaction_insert
+    AFTER INSERT ON reactions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_reactions('post');
+CREATE OR REPLACE TRIGGER notifications_on_reaction_update
+    AFTER UPDATE ON reactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_reactions('post');
+CREATE OR REPLACE TRIGGER notifications_on_reaction_delete
+    AFTER DELETE ON reactions REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_reactions('post');
+
+CREATE OR REPLACE TRIGGER notifications_on_reaction_insert
+    AFTER INSERT ON blog_post_reactions REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_reactions('blog_post');
+CREATE OR REPLACE TRIGGER notifications_on_reaction_update
+    AFTER UPDATE ON blog_post_reactions REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_reactions('blog_post');
+CREATE OR REPLACE TRIGGER notifications_on_reaction_delete
+    AFTER DELETE ON blog_post_reactions REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_from_reactions('blog_post');

@@ -1,0 +1,66 @@
+-- notifications_record_changes()
+-- AFTER INSERT / UPDATE / DELETE ON notifications, FOR EACH STATEMENT, with
+-- transition tables. Whoever changed the rows (a host trigger, the API,
+-- the sequencer applying a retraction, retention, a DBA by hand), appends
+-- per recipient one row to notification_changes saying what changed and by
+-- how much the unread badge moves: 'created', 'read', 'unread', 'updated'
+-- or 'deleted'. Appends only: the sequencer folds these into each user's
+-- counter and stream after the commit, so concurrent writers never touch a
+-- shared row, and the badge (counter + pending deltas) is exact at commit.
+-- Refuses to move a notification to another user or list position.
+CREATE OR REPLACE FUNCTION notifications_record_changes()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path FROM CURRENT
+AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+        SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read)
+          FROM new_rows
+         GROUP BY user_id;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+        SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read)
+          FROM old_rows
+         GROUP BY user_id;
+    ELSE
+        -- An aggregate, not EXISTS: EXISTS gets a fast-start nested loop over the
+        -- two transition tables, quadratic when (as always) nothing matches.
+        IF (SELECT bool_or(o.user_id <> n.user_id OR o.seq <> n.seq)
+              FROM old_rows o JOIN new_rows n USING (id)) THEN
+            RAISE EXCEPTION 'notifications.user_id and notifications.seq cannot change';
+        END IF;
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+        SELECT per_user.user_id, changed.kind, changed.ids, changed.delta
+          FROM (SELECT n.user_id,
+                       array_agg(n.id ORDER BY n.seq) FILTER (WHERE n.is_read AND NOT o.is_read) AS read_ids,
+                       array_agg(n.id ORDER BY n.seq) FILTER (WHERE o.is_read AND NOT n.is_read) AS unread_ids,
+                       array_agg(n.id ORDER BY n.seq) FILTER (WHERE
+                           (o.emoji, o.comment_preview, o.content_title, o.content_url,
+                            o.actor_handle, o.actor_avatar_url)
+                           IS DISTINCT FROM
+                           (n.emoji, n.comment_preview, n.content_title, n.content_url,
+                            n.actor_handle, n.actor_avatar_url)) AS updated_ids
+                  FROM old_rows o JOIN new_rows n USING (id)
+                 GROUP BY n.user_id) AS per_user
+         CROSS JOIN LATERAL (VALUES
+                ('read', per_user.read_ids, -cardinality(per_user.read_ids)),
+                ('unread', per_user.unread_ids, cardinality(per_user.unread_ids)),
+                ('updated', per_user.updated_ids, 0)) AS changed (kind, ids, delta)
+         WHERE changed.ids IS NOT NULL;
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE OR REPLACE TRIGGER _900_record_inserts
+    AFTER INSERT ON notifications REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_record_changes();
+CREATE OR REPLACE TRIGGER _900_record_updates
+    AFTER UPDATE ON notifications REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_record_changes();
+CREATE OR REPLACE TRIGGER _900_record_deletes
+    AFTER DELETE ON notifications REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION notifications_record_changes();

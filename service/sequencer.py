@@ -1,0 +1,102 @@
+"""The sequencer: after host transactions commit, number their changes and announce them.
+
+Host triggers only append (db/triggers/). One service instance per database,
+the one holding a session-level advisory lock, calls `notification_sequence()`
+in a loop on a dedicated connection: each call applies the hosts' requests
+(retractions, edits), gives every committed change the next position of its
+user's stream, and sends one `pg_notify('notifications_v2', '<user ids>')`
+per batch. Every other instance retries the lock every `standby_interval`
+seconds, so one takes over within seconds when the leader dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+import psycopg
+
+from service.metrics import Metrics
+from service.queries import sql
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 5000
+
+
+class Sequencer:
+    """Leads while it holds the lock; polls for committed changes every `poll_interval`."""
+
+    def __init__(self, database_url: str, metrics: Metrics, *, poll_interval: float = 0.005,
+                 standby_interval: float = 2.0, max_backoff: float = 10.0) -> None:
+        self._url = database_url
+        self._metrics = metrics
+        self._poll_interval = poll_interval
+        self._standby_interval = standby_interval
+        self._max_backoff = max_backoff
+        self.leading = asyncio.Event()
+
+    async def run(self) -> None:
+        """Until cancelled: take the lead when free, sequence while leading, reconnect on failure."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    async with await psycopg.AsyncConnection.connect(
+                        self._url, autocommit=True, application_name="notifications-sequencer",
+                        # Never queue for long behind a lock (a DBA's open transaction):
+                        # give up, and the same changes go in the next batch.
+                        options="-c lock_timeout=2000",
+                        keepalives=1, keepalives_idle=30, keepalives_interval=10,
+                        keepalives_count=3,
+                    ) as conn:
+                        failures = 0
+                        await self._wait_for_lead(conn)
+                        log.info("this process is now the sequencer")
+                        self._set_leading(True)
+                        await self._sequence(conn)
+                except (psycopg.Error, OSError) as exc:
+                    self._set_leading(False)
+                    failures += 1
+                    delay = min(self._max_backoff, 0.25 * 2 ** min(failures, 8))
+                    log.warning("sequencer connection lost (%s); retrying in %.2fs",
+                                type(exc).__name__, delay)
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        finally:
+            self._set_leading(False)
+
+    async def _wait_for_lead(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        while True:
+            row = await (await conn.execute(sql("sequencer_try_lead"))).fetchone()
+            if row is not None and row[0]:
+                return
+            await asyncio.sleep(self._standby_interval * random.uniform(0.75, 1.25))
+
+    async def _sequence(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        while True:
+            started = time.perf_counter()
+            try:
+                row = await (await conn.execute(sql("sequence_batch"),
+                                                {"max_rows": BATCH_ROWS})).fetchone()
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
+                # Our batch met one of the service's own short writers (mark-read):
+                # nothing was taken, the same changes wait for the next batch.
+                log.info("sequencer batch retried after %s", type(exc).__name__)
+                await asyncio.sleep(self._poll_interval)
+                continue
+            taken = int(str(row[0])) if row is not None and row[0] is not None else 0
+            if taken:
+                self._metrics.sequencer_rows.inc(taken)
+                self._metrics.sequencer_batch_seconds.observe(time.perf_counter() - started)
+            if taken < BATCH_ROWS:
+                # Caught up: wait a little for more commits (a full batch goes again at once).
+                await asyncio.sleep(self._poll_interval)
+
+    def _set_leading(self, value: bool) -> None:
+        if value:
+            self.leading.set()
+        else:
+            self.leading.clear()
+        self._metrics.sequencer_leading.set(1 if value else 0)
