@@ -60,7 +60,9 @@ def pg_server() -> Iterator[PgServer]:
                 Path(tmp) / "data",
                 free_port(),
                 # Durability buys nothing in tests; speed does.
-                settings={"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"},
+                settings={"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off",
+                          # the host may use two-phase commit (tests/integration/test_host_transactions.py)
+                          "max_prepared_transactions": "10"},
             )
             try:
                 server.start()

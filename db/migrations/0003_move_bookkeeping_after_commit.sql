@@ -235,6 +235,9 @@ BEGIN
      ORDER BY w.ord;
 END;
 $$;
+-- Only the triggers (running as this function's owner) call it.
+REVOKE EXECUTE ON FUNCTION notification_create_many(text, text, integer[], integer[], text[], integer[],
+                                                    text[], uuid[], text[]) FROM PUBLIC;
 
 -- ===== db/triggers/notifications_record_changes.sql =====
 -- notifications_record_changes()
@@ -694,9 +697,5 @@ BEGIN
     RETURN cardinality(coalesce(v_requests, '{}')) + cardinality(v_changes);
 END;
 $$;
-
--- Nobody but the triggers and the service calls these (docs/DBA.md, roles).
-REVOKE EXECUTE ON FUNCTION
-    notification_create_many(text, text, integer[], integer[], text[], integer[], text[], uuid[], text[]),
-    notification_sequence(integer)
-    FROM PUBLIC;
+-- Only the service's role calls it (docs/DBA.md, roles).
+REVOKE EXECUTE ON FUNCTION notification_sequence(integer) FROM PUBLIC;

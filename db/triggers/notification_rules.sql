@@ -155,3 +155,6 @@ BEGIN
      ORDER BY w.ord;
 END;
 $$;
+-- Only the triggers (running as this function's owner) call it.
+REVOKE EXECUTE ON FUNCTION notification_create_many(text, text, integer[], integer[], text[], integer[],
+                                                    text[], uuid[], text[]) FROM PUBLIC;

@@ -165,3 +165,5 @@ BEGIN
     RETURN cardinality(coalesce(v_requests, '{}')) + cardinality(v_changes);
 END;
 $$;
+-- Only the service's role calls it (docs/DBA.md, roles).
+REVOKE EXECUTE ON FUNCTION notification_sequence(integer) FROM PUBLIC;

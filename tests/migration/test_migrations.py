@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -102,25 +104,58 @@ def test_rollback_without_all_undoes_only_the_newest(bare_database_url: str) -> 
 
 def schema_dump(url: str) -> str:
     out = subprocess.run(
-        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner", "--exclude-table=_yoyo*",
-         "--exclude-table=yoyo*", "-d", url],
+        [str(POSTGRES_BIN_PATH / "pg_dump"), "--schema-only", "--no-owner",
+         f"--exclude-schema={migrations.BOOKKEEPING_SCHEMA}", "-d", url],
         capture_output=True, text=True, check=True).stdout
     return "\n".join(line for line in out.splitlines() if not line.startswith("\\restrict")
                      and not line.startswith("\\unrestrict"))
 
 
-def test_trigger_files_match_the_migrated_functions(pg_server: PgServer,
-                                                    template_database: str) -> None:
-    """Running every db/triggers/*.sql on a migrated clone changes nothing in its schema."""
+OUR_FUNCTIONS = """
+SELECT p.oid::regprocedure::text FROM pg_proc AS p
+ WHERE p.pronamespace = current_schema()::regnamespace AND p.proname ~ '^notifications?_'
+"""
+
+
+def test_trigger_files_and_migrations_build_the_same_schema(pg_server: PgServer,
+                                                            template_database: str) -> None:
+    """Every function and trigger of the migrations comes from db/triggers, and nothing else.
+
+    Database A is built by the migrations. Database B is A with every function of
+    ours dropped (their triggers go with them), then rebuilt from db/triggers/*.sql
+    alone. Their catalogues must be equal both ways: an edited trigger file, a
+    deleted one, a trigger missing from its file or left only in a migration fail.
+    """
     clone = pg_server.create_database(template=template_database)
     try:
         clone_url = pg_server.url_for(clone)
         with psycopg.connect(clone_url, autocommit=True) as conn:
+            migrations.prepare_session(conn.execute)
+            for (signature,) in conn.execute(OUR_FUNCTIONS).fetchall():
+                conn.execute(f"DROP FUNCTION {signature} CASCADE")  # names from the catalogue
+            assert conn.execute(OUR_FUNCTIONS).fetchall() == []
             for path in sorted(TRIGGERS_DIR.glob("*.sql")):
                 conn.execute(path.read_text())
         assert schema_dump(clone_url) == schema_dump(pg_server.url_for(template_database))
     finally:
         pg_server.drop_database(clone)
+
+
+RELEASED = Path(__file__).with_name("released_migrations.sha256")
+
+
+def test_released_migrations_are_never_edited() -> None:
+    """Every migration file is listed with its SHA-256 when released and never changes after.
+
+    A change to a function ships as a new migration (and a new line here), never as an
+    edit of a released one: databases that applied the old text would silently differ.
+    """
+    released = dict(line.split()[::-1] for line in RELEASED.read_text().splitlines() if line)
+    files = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
+    assert sorted(released) == files, "every migration file must be listed as released"
+    for name in files:
+        digest = hashlib.sha256((MIGRATIONS_DIR / name).read_bytes()).hexdigest()
+        assert released[name] == digest, f"released migration {name} was edited"
 
 
 def test_cli_migrate_apply_status_rollback(bare_database_url: str) -> None:
