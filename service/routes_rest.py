@@ -36,6 +36,16 @@ def _parse_id(raw: str) -> uuid.UUID:
         raise ValidationException(detail="notification id must be a UUID") from None
 
 
+async def _result_after(pool: AsyncConnectionPool[Any], user_id: int, marked: int) -> MarkReadResult:
+    """After a committed write: sequence it, then the badge and the position that include it."""
+    async def work(conn: store.AConn) -> tuple[int, int]:
+        await store.sequence_now(conn)
+        return await store.counter(conn, user_id)
+
+    unread, position = await store.run(pool, work)
+    return MarkReadResult(marked=marked, unread_count=unread, position=position)
+
+
 class NotificationsController(Controller):
     path = "/api/notifications"
     dependencies = {"caller": Provide(provide_caller)}
@@ -81,12 +91,10 @@ class NotificationsController(Controller):
             raise ValidationException(detail=f"at most {MAX_MARK_READ_IDS} ids per request")
         ids = list(dict.fromkeys(data))
 
-        async def work(conn: store.AConn) -> MarkReadResult:
-            marked = await store.mark_read(conn, caller.user_id, ids) if ids else 0
-            unread, position = await store.counter(conn, caller.user_id)
-            return MarkReadResult(marked=marked, unread_count=unread, position=position)
+        async def work(conn: store.AConn) -> int:
+            return await store.mark_read(conn, caller.user_id, ids) if ids else 0
 
-        return await store.run(pool, work)
+        return await _result_after(pool, caller.user_id, await store.run(pool, work))
 
     @post("/mark-all-read", status_code=200,
           summary="Mark read everything up to the position the client has seen")
@@ -96,12 +104,10 @@ class NotificationsController(Controller):
     ) -> MarkReadResult:
         up_to = data.up_to if data is not None else None
 
-        async def work(conn: store.AConn) -> MarkReadResult:
-            marked = await store.mark_all_read(conn, caller.user_id, up_to)
-            unread, position = await store.counter(conn, caller.user_id)
-            return MarkReadResult(marked=marked, unread_count=unread, position=position)
+        async def work(conn: store.AConn) -> int:
+            return await store.mark_all_read(conn, caller.user_id, up_to)
 
-        return await store.run(pool, work)
+        return await _result_after(pool, caller.user_id, await store.run(pool, work))
 
     @delete("/{notification_id:str}", status_code=204, summary="Delete one notification")
     async def delete_notification(self, caller: Caller, pool: AsyncConnectionPool[Any],
@@ -113,6 +119,7 @@ class NotificationsController(Controller):
 
         if not await store.run(pool, work):
             raise NotFoundException(detail="no such notification")
+        await store.run(pool, store.sequence_now)
 
     @get("/preferences", summary="The caller's notification switches")
     async def get_preferences(self, caller: Caller, pool: AsyncConnectionPool[Any]) -> Preferences:

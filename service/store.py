@@ -43,6 +43,16 @@ async def counter(conn: AConn, user_id: int) -> tuple[int, int]:
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 
+async def sequence_now(conn: AConn) -> None:
+    """Run one sequencer batch now, so a change the caller just committed has its position.
+
+    The REST writes call this after their commit: their answer then carries the
+    position of their own change (the sequencer's lock makes this safe beside
+    the leader; past a large backlog the change waits for the leader instead).
+    """
+    await conn.execute(sql("sequence_batch"), {"max_rows": 5000})
+
+
 async def list_page(conn: AConn, user_id: int, *, before_seq: int | None, unread_only: bool,
                     limit: int) -> list[Notification]:
     async with conn.cursor(row_factory=dict_row) as cur:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -92,6 +93,23 @@ def sequence(conn: psycopg.Connection[Any]) -> int:
         total += taken
         if taken == 0:
             return total
+
+
+def wait_until_sequenced(conn: psycopg.Connection[Any], timeout: float = 10.0) -> None:
+    """Wait for a running service's sequencer to take every committed change and request.
+
+    Host writes get their stream positions after the commit (docs/DBA.md), so a
+    test that connects a socket right after writing waits for this first.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM notification_changes)"
+                           " OR EXISTS (SELECT 1 FROM notification_requests)").fetchone()
+        if row is not None and not row[0]:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the sequencer did not take the pending changes")
+        time.sleep(0.005)
 
 
 def unread_state(conn: psycopg.Connection[Any], user_id: int) -> tuple[int, int]:
