@@ -1,9 +1,8 @@
 """The dataset: 10,000 users and 4.5 million notifications, the plan's
 90-day volume, generated with set-based SQL in a few minutes.
 
-How it stays exact: the row triggers on `notifications` are disabled while
-chunks of rows are inserted with `INSERT ... SELECT` (foreign keys stay
-checked). Each chunk's statement numbers its rows per user after the user's
+How it stays exact: the change-recording triggers on `notifications` are
+disabled while chunks of rows are inserted with `INSERT ... SELECT`. Each chunk's statement numbers its rows per user after the user's
 current `last_seq` and, in the same statement, moves the counters. The
 replay log (`notification_events`) is then rebuilt for the retention window.
 Finally `notifications check` (service.consistency) must find no drift.
@@ -219,6 +218,9 @@ def build_dataset(url: str, size: DatasetSize) -> DatasetInfo:
         phase(f"rebuilding the replay log for the last {REPLAY_DAYS} days")
         started = time.monotonic()
         conn.execute(REBUILD_EVENTS, {"replay_days": REPLAY_DAYS})
+        # New rows take their list order from notification_order: start it past the
+        # generated rows, whose seq here equals their stream position.
+        conn.execute("SELECT setval('notification_order', (SELECT max(seq) FROM notifications) + 1)")
         seconds_events = time.monotonic() - started
 
         phase("VACUUM ANALYZE (visibility map and planner statistics, as autovacuum would)")

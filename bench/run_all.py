@@ -89,7 +89,7 @@ def summary_plot(out_dir: Path, size: str) -> Path | None:
         cells = [c for c in wp["data"]["cells"] if c["kind"] == "reaction"
                  and c["target"] == "spread"]
         writers = sorted({c["writers"] for c in cells})
-        labels = {"triggers": "triggers + NOTIFY", "no_announce": "announce off",
+        labels = {"triggers": "triggers + sequencer",
                   "bare": "bare insert"}
         for mode, label in labels.items():
             tps = [next(c["tps"] for c in cells if c["mode"] == mode and c["writers"] == w)

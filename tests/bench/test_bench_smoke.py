@@ -24,13 +24,15 @@ def _report(out: Path, name: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_write_path_smoke(database_url: str, tmp_path: Path) -> None:
-    """All modes commit without failures, counters stay exact, only announcing writes NOTIFY."""
+    """Both modes commit without failures, nothing drifts, the sequencer announces, COPY runs at each size."""
     result = write_path.run("smoke", tmp_path, database_url=database_url)
     assert result["cells"], "no pgbench cells ran"
     for cell in result["cells"]:
         assert cell["transactions"] > 0 and cell["failed"] == 0, cell
-    assert result["counter_total"] == result["unread_rows"] > 0
-    assert result["listener_received"] == result["announced_transactions"] > 0
+    assert result["drift"] == []
+    assert result["notifying_transactions"] > 0 and result["listener_received"] > 0
+    assert {(r["rows"], r["mode"]) for r in result["copy_and_delete"]} == {
+        (n, m) for n in write_path.SIZES["smoke"].copy_rows for m in write_path.MODES}
     assert find_drift(database_url) == []
     _report(tmp_path, "write_path")
 
