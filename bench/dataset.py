@@ -2,8 +2,9 @@
 90-day volume, generated with set-based SQL in a few minutes.
 
 How it stays exact: the change-recording triggers on `notifications` are
-disabled while chunks of rows are inserted with `INSERT ... SELECT`. Each chunk's statement numbers its rows per user after the user's
-current `last_seq` and, in the same statement, moves the counters. The
+disabled while chunks of rows are inserted with `INSERT ... SELECT`. Each
+chunk's statement numbers its rows per user after the user's current
+`last_seq` and, in the same statement, moves the counters. The
 replay log (`notification_events`) is then rebuilt for the retention window.
 Finally `notifications check` (service.consistency) must find no drift.
 
