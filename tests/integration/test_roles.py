@@ -33,7 +33,8 @@ from tests.tokens import make_token
 DBA_MD = Path(__file__).resolve().parents[2] / "docs" / "DBA.md"
 ROLES = ("host_app", "notifications_migrator", "notifications_service")
 AFTER_MIGRATE = "-- after `notifications migrate apply`, as notifications_migrator:"
-HOST_TABLES = "users, posts, blog_posts, reactions, blog_post_reactions, comments, blog_post_comments, user_blocks"
+HOST_TABLES = ("users, posts, blog_posts, reactions, blog_post_reactions, comments, "
+               "blog_post_comments, user_blocks")
 
 
 def documented_grants() -> tuple[str, str]:
