@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from service import migrations
 from service.embedded_db import POSTGRES_BIN_PATH
@@ -170,3 +174,28 @@ def test_cli_migrate_apply_status_rollback(bare_database_url: str) -> None:
     assert "pending" not in cli("status")
     assert "rolled back" in cli("rollback", "--all")
     assert cli("status").count("pending") == len(migration_files())
+
+
+def test_a_migration_waits_at_most_its_lock_timeout_names_the_blocker_and_retries(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A host transaction holding reactions open makes the rollback step back after 2 s
+    (logging who held the lock), so other host writes queue at most that long; once the
+    host commits, the retry succeeds."""
+    with psycopg.connect(database_url, application_name="slow-host-request") as slow:
+        owner = add_user(slow, "owner")
+        post = add_post(slow, owner)
+        slow.commit()
+        react(slow, post, add_user(slow, "bob"))  # ... and the transaction stays open
+        released = threading.Timer(3.0, slow.commit)
+        released.start()
+        caplog.set_level(logging.WARNING, logger="service.migrations")
+        started = time.monotonic()
+        try:
+            assert migrations.rollback(database_url) == [migration_files()[-1][:-4]]
+        finally:
+            released.join()
+        took = time.monotonic() - started
+    assert 3.0 <= took < 3.0 + migrations.RETRY_PAUSE + 3.0
+    waited = [r.getMessage() for r in caplog.records if "stepped back" in r.getMessage()]
+    assert waited and "slow-host-request" in waited[0], waited
+    migrations.apply(database_url)
