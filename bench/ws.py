@@ -46,7 +46,7 @@ SIZES = {
     "smoke": WsSize(users=200, processes=2, connect_parallel=8,
                     rates=((50.0, 2.0), (200.0, 2.0))),
     "full": WsSize(users=10_000, processes=4, connect_parallel=8,
-                   rates=((50.0, 20.0), (500.0, 20.0))),
+                   rates=((50.0, 20.0), (500.0, 20.0), (2000.0, 20.0))),
 }
 
 
@@ -263,14 +263,18 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         ["connect failures", counters.get("connect_failures", 0)],
     ])
     full = size_name == "full"
-    top = deliveries[-1]
-    top_lat = latency_summary(top.latencies_s)
     report.target("memory per connection", "≤ 25 KB of server RSS at 10k",
                   f"{per_connection / 1000:.1f} KB ({per_connection / 1024:.1f} KiB)",
                   per_connection <= 25_000 if full else None)
-    report.target(f"delivery at {top.rate:g}/s, INSERT commit → client",
-                  "p99 ≤ 50 ms at 500/s", f"p99 {top_lat['p99_ms']:.1f} ms, "
-                  f"max {top_lat['max_ms']:.1f} ms", top_lat["p99_ms"] <= 50 if full else None)
+    for rate, limit_ms in ((500.0, 50.0), (2000.0, 100.0)):
+        delivery = next((d for d in deliveries if d.rate == rate), None)
+        if delivery is None:
+            continue
+        lat = latency_summary(delivery.latencies_s)
+        report.target(f"delivery at {rate:g}/s, INSERT commit → client",
+                      f"p99 ≤ {limit_ms:g} ms", f"p99 {lat['p99_ms']:.1f} ms, "
+                      f"max {lat['max_ms']:.1f} ms (achieved {delivery.summary()['achieved_rate']}/s)",
+                      lat["p99_ms"] <= limit_ms if full else None)
     report.target("messages lost or duplicated", "zero", f"{lost} lost, {duplicates} duplicated",
                   lost == 0 and duplicates == 0)
     report.target("sockets held by one process", f"{size.users:,}",
@@ -280,9 +284,11 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                 "query string, `since` on reconnect, permessage-deflate offered (as browsers "
                 "do), `ping` every 25 s.")
     report.note("Every notification comes from a real host INSERT into `comments`, committed "
-                "with fsync on; its trigger writes the row, moves the counter, appends the event "
-                "and NOTIFYs; the service's one LISTEN connection wakes, reads the events and "
-                "pushes to the socket.")
+                "with fsync on; its trigger writes the row and a change row; the service's "
+                "sequencer (polling every 10 ms) gives it its position, appends the event and "
+                "NOTIFYs once per batch; the one LISTEN connection wakes, reads the events and "
+                "pushes to the socket. Latency is from the writer's COMMIT returning to the "
+                "client receiving the message, so it includes the sequencer's wait.")
     _plot(report, deliveries, connected_report["connect_times"], out_dir)
     report.write(out_dir)
     return {"report": report, "deliveries": deliveries, "lost": lost, "duplicates": duplicates,
