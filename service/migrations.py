@@ -47,21 +47,13 @@ class MigrationState:
     applied: bool
 
 
-PIN_SEARCH_PATH = """
-SELECT set_config('search_path',
-                  CASE WHEN current_setting('search_path') ~ '(^|,)\\s*pg_temp\\s*(,|$)'
-                       THEN current_setting('search_path')
-                       ELSE current_setting('search_path') || ', pg_temp' END, false)
-"""
-
-
 def prepare_session(execute: Callable[[str], Any]) -> None:
     """The session settings every migration (and the trigger-file drift test) runs with.
 
     pg_temp goes last in the search_path the functions capture, so a host's
     temporary table can never stand in for one of ours.
     """
-    execute(PIN_SEARCH_PATH)
+    execute(sql("migration_pin_search_path"))
     execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
 
 
