@@ -1,15 +1,21 @@
 """Hostile strings in every host column a trigger copies: the host write succeeds, the data survives.
 
-Each example runs in one transaction that is rolled back afterwards, so the
-examples cannot see each other. A write that fails is retried with the
-triggers switched off (session_replication_role = replica): if it then
-succeeds, our trigger was the one failing, and the test fails.
+Each example commits its writes one by one, as the host does, and runs the
+sequencer after an edit or a retraction (core v2 applies those after the
+commit, so the hostile text also goes through notification_requests and
+notification_sequence()); its users are purged afterwards, so the examples
+cannot see each other. Examples that only insert run in one transaction that
+is rolled back. A write that fails is retried with the triggers switched off
+(session_replication_role = replica): if it then succeeds, our trigger was
+the one failing, and the test fails.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -21,6 +27,7 @@ from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from tests.fuzz.hostile import hostile_text, storable
+from tests.hostdata import sequence, wait_until_sequenced
 from tests.integration.service_fixtures import service, shared_database_url
 from tests.servers import RunningService
 from tests.tokens import make_token
@@ -88,6 +95,19 @@ def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
+@contextmanager
+def committed(database_url: str) -> Iterator[tuple[Conn, list[int]]]:
+    """An autocommit connection (each host write commits) and a list of the users to purge afterwards."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        users: list[int] = []
+        try:
+            yield conn, users
+        finally:
+            if users:  # the host's cascades reach reactions and comments, whose triggers retract
+                conn.execute("DELETE FROM users WHERE id = ANY(%s)", (users,))
+            sequence(conn)
+
+
 @FUZZ
 @given(handle=hostile_text(52, allow_nul=True), avatar=st.none() | hostile_text(500),
        title=hostile_text(130, allow_nul=True), art_url=st.none() | hostile_text(1000),
@@ -97,12 +117,14 @@ def test_hostile_post_reaction_fields_are_copied_verbatim(
         shared_database_url: str, handle: str, avatar: str | None, title: str, art_url: str | None,
         post_sqid: str | None, emoji: str, new_emoji: str) -> None:
     """Handles, avatars, titles, art URLs, sqids and emoji of any content land unchanged."""
-    with psycopg.connect(shared_database_url) as conn, conn.transaction(force_rollback=True):
+    with committed(shared_database_url) as (conn, users):
         try:
             owner = host_write(conn, "INSERT INTO users (handle) VALUES (%s) RETURNING id",
                                (unique("o"),))
+            users.append(owner)
             actor = host_write(conn, "INSERT INTO users (handle, avatar_url) VALUES (%s, %s)"
                                " RETURNING id", (handle, avatar))
+            users.append(actor)
             post = host_write(conn, "INSERT INTO posts (owner_id, title, art_url, public_sqid)"
                               " VALUES (%s, %s, %s, %s) RETURNING id",
                               (owner, title, art_url, post_sqid))
@@ -123,8 +145,10 @@ def test_hostile_post_reaction_fields_are_copied_verbatim(
         assert row["emoji"] == emoji
         host_write(conn, "UPDATE reactions SET emoji = %s WHERE id = %s RETURNING id",
                    (new_emoji, reaction))
+        sequence(conn)  # the sequencer carries the edit over
         assert notification(conn, POST_REACTION, reaction)["emoji"] == new_emoji
         host_write(conn, "DELETE FROM reactions WHERE id = %s RETURNING id", (reaction,))
+        sequence(conn)  # ... and applies the retraction
         assert conn.execute("SELECT count(*) FROM notifications WHERE reaction_id = %s"
                             " AND post_id IS NOT NULL", (reaction,)).fetchone() == (0,)
 
@@ -137,10 +161,11 @@ def test_hostile_blog_and_anonymous_fields_are_copied_verbatim(
         shared_database_url: str, title: str, blog_sqid: str | None, ip: str, emoji: str,
         body: str, edited: str) -> None:
     """Blog titles and sqids, anonymous IPs, emoji and comment bodies land unchanged or as a preview."""
-    with psycopg.connect(shared_database_url) as conn, conn.transaction(force_rollback=True):
+    with committed(shared_database_url) as (conn, users):
         try:
             owner = host_write(conn, "INSERT INTO users (handle) VALUES (%s) RETURNING id",
                                (unique("b"),))
+            users.append(owner)
             blog = host_write(conn, "INSERT INTO blog_posts (owner_id, title, body, public_sqid)"
                               " VALUES (%s, %s, 'b', %s) RETURNING id", (owner, title, blog_sqid))
             reaction = host_write(conn, "INSERT INTO blog_post_reactions (blog_post_id, user_ip,"
@@ -163,6 +188,7 @@ def test_hostile_blog_and_anonymous_fields_are_copied_verbatim(
             conn, "SELECT author_ip FROM blog_post_comments WHERE id = %s", comment_id)
         host_write(conn, "UPDATE blog_post_comments SET body = %s WHERE id = %s RETURNING id",
                    (edited, comment_id))
+        sequence(conn)  # the sequencer carries the edit over
         assert notification(conn, COMMENT, comment_id)["comment_preview"] == preview(edited)
 
 
@@ -172,12 +198,15 @@ def test_hostile_blog_and_anonymous_fields_are_copied_verbatim(
 def test_hostile_comment_bodies_survive_moderation(shared_database_url: str, body: str,
                                                    ip: str | None, tombstone: str) -> None:
     """A hostile comment is previewed exactly; soft delete retracts it; undelete restores it."""
-    with psycopg.connect(shared_database_url) as conn, conn.transaction(force_rollback=True):
+    with committed(shared_database_url) as (conn, users):
         try:
             owner = host_write(conn, "INSERT INTO users (handle) VALUES (%s) RETURNING id",
                                (unique("c"),))
+            users.append(owner)
             author = None if ip is not None else host_write(
                 conn, "INSERT INTO users (handle) VALUES (%s) RETURNING id", (unique("a"),))
+            if author is not None:
+                users.append(author)
             post = host_write(conn, "INSERT INTO posts (owner_id, title) VALUES (%s, 't')"
                               " RETURNING id", (owner,))
             comment_id = host_write(conn, "INSERT INTO comments (id, post_id, author_id, author_ip,"
@@ -188,10 +217,12 @@ def test_hostile_comment_bodies_survive_moderation(shared_database_url: str, bod
         assert notification(conn, COMMENT, comment_id)["comment_preview"] == preview(body)
         host_write(conn, "UPDATE comments SET deleted_by_owner = true, original_body = body,"
                    " body = %s WHERE id = %s RETURNING id", (tombstone, comment_id))
+        sequence(conn)  # the sequencer applies the retraction
         assert conn.execute("SELECT count(*) FROM notifications WHERE comment_id = %s",
                             (comment_id,)).fetchone() == (0,)
         host_write(conn, "UPDATE comments SET deleted_by_owner = false, body = original_body,"
                    " original_body = NULL WHERE id = %s RETURNING id", (comment_id,))
+        sequence(conn)
         assert notification(conn, COMMENT, comment_id)["comment_preview"] == preview(body)
 
 
@@ -252,6 +283,7 @@ async def test_hostile_data_reaches_rest_and_socket_verbatim(
                    " RETURNING id", (post, actor, emoji))
         host_write(conn, "INSERT INTO comments (id, post_id, author_id, body) VALUES (%s, %s, %s, %s)"
                    " RETURNING id", (uuid.uuid4(), post, actor, body))
+        wait_until_sequenced(conn)  # the list shows what the service's sequencer has numbered
         with conn.cursor(row_factory=dict_row) as cur:
             stored = cur.execute("SELECT id::text, actor_handle, actor_avatar_url, content_title,"
                                  " content_url, emoji, comment_preview FROM notifications"

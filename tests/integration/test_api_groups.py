@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_blog_post, add_post, comment, react, react_blog
+from tests.hostdata import add_blog_post, add_post, comment, react, react_blog, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.servers import RunningService
 from tests.tokens import make_token
@@ -34,6 +34,7 @@ def test_reactions_on_one_post_form_one_group(service: RunningService,
     comment(db, post, actors[0], "nice")
     react(db, other_post, actors[1])
     react_blog(db, blog, actors[2])
+    wait_until_sequenced(db)  # the running service's sequencer gives the 8 positions
     page = groups(service, owner).json()
     assert page["aggregated"] is True and page["unread_count"] == 8 and page["position"] == 8
     kinds = [(g["notification_type"], g["content_type"], g["content_id"], g["total"])
@@ -44,7 +45,13 @@ def test_reactions_on_one_post_form_one_group(service: RunningService,
     assert sunset["content_title"] == "Sunset" and sunset["unread"] == 5
     assert [a["actor_id"] for a in sunset["actors"]] == [actors[3], actors[2], actors[1]]
     assert sunset["emojis"] == ["🔥", "👍", "❤️"]
-    assert len(sunset["notification_ids"]) == 5 and sunset["latest_seq"] == 5
+    # latest_seq is the list-order key (notifications.seq) of the group's newest member.
+    newest = db.execute("SELECT id, seq FROM notifications WHERE user_id = %s AND post_id = %s"
+                        " AND notification_type = 'reaction' ORDER BY seq DESC", (owner, post)).fetchall()
+    assert sunset["notification_ids"] == [str(i) for i, _ in newest]
+    assert len(newest) == 5 and sunset["latest_seq"] == newest[0][1]
+    assert [g["latest_seq"] for g in page["groups"]] == sorted(
+        (g["latest_seq"] for g in page["groups"]), reverse=True)
 
 
 def test_aggregate_off_makes_every_notification_its_own_group(
@@ -68,7 +75,7 @@ def test_window_limit_and_validation(service: RunningService, db: psycopg.Connec
     react(db, add_post(db, owner), actor)
     react(db, add_post(db, owner), actor)
     db.execute("UPDATE notifications SET created_at = now() - interval '3 hours'"
-               " WHERE user_id = %s AND seq = 1", (owner,))
+               " WHERE seq = (SELECT min(seq) FROM notifications WHERE user_id = %s)", (owner,))
     assert len(groups(service, owner).json()["groups"]) == 2
     assert len(groups(service, owner, window_hours=2).json()["groups"]) == 1
     assert len(groups(service, owner, limit=1).json()["groups"]) == 1
