@@ -1,4 +1,10 @@
-"""The HTTP API against a real service process: auth, listing, cursors, marking, deleting."""
+"""The HTTP API against a real service process: auth, listing, cursors, marking, deleting.
+
+The list shows a host's write once the service's sequencer has numbered it (a
+few milliseconds after the commit): tests wait for that with
+`wait_until_sequenced` before they read what they wrote. Writes through the
+API answer with a position that includes their own change.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, react
+from tests.hostdata import add_post, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.servers import RunningService
 from tests.tokens import make_token
@@ -70,6 +76,7 @@ def test_list_pages_never_skip_or_repeat_with_tied_timestamps(
     owner, actor = new_user(db), new_user(db)
     post = add_post(db, owner)
     bulk_reactions(db, post, actor, 25)
+    wait_until_sequenced(db)
     seen: list[str] = []
     with client(service, owner) as c:
         cursor: str | None = None
@@ -96,6 +103,7 @@ def test_list_shape_order_and_unread_only(service: RunningService,
     first = react(db, post, actor, "🔥")
     react(db, post, actor, "❤️")
     assert first
+    wait_until_sequenced(db)
     with client(service, owner) as c:
         page = c.get("/").json()
         assert [n["emoji"] for n in page["notifications"]] == ["❤️", "🔥"]
@@ -104,7 +112,8 @@ def test_list_shape_order_and_unread_only(service: RunningService,
         n = page["notifications"][0]
         assert "actor_ip" not in n and n["content_title"] == "Sunset"
         assert n["actor_handle"].startswith("actor_")
-        c.post("/mark-read", json=[page["notifications"][1]["id"]])
+        marked = c.post("/mark-read", json=[page["notifications"][1]["id"]]).json()
+        assert marked == {"marked": 1, "unread_count": 1, "position": 3}  # its own change
         unread = c.get("/", params={"unread_only": "true"}).json()
         assert [x["emoji"] for x in unread["notifications"]] == ["❤️"]
         assert c.get("/unread-count").json() == {"unread_count": 1, "position": 3}
@@ -152,11 +161,15 @@ def test_mark_all_read_up_to_leaves_later_notifications_unread(
     post = add_post(db, owner)
     react(db, post, actor, "a")
     react(db, post, actor, "b")
+    wait_until_sequenced(db)
     with client(service, owner) as c:
         seen = c.get("/").json()["position"]
+        assert seen == 2
         react(db, post, actor, "c")  # arrives after the client looked
         result = c.post("/mark-all-read", json={"up_to": seen}).json()
         assert result["marked"] == 2 and result["unread_count"] == 1
+        # The answer's position includes c and the read: both are sequenced before it answers.
+        assert result["position"] == 4
         unread = c.get("/", params={"unread_only": True}).json()["notifications"]
         assert [n["emoji"] for n in unread] == ["c"]
         assert c.post("/mark-all-read", json={"up_to": -1}).status_code == 400
@@ -170,6 +183,7 @@ def test_delete_statuses(service: RunningService, db: psycopg.Connection[Any]) -
     """Delete answers 204 once, then 404; a malformed id gets 400."""
     owner, actor = new_user(db), new_user(db)
     react(db, add_post(db, owner), actor)
+    wait_until_sequenced(db)
     with client(service, owner) as c:
         nid = c.get("/").json()["notifications"][0]["id"]
         assert c.delete(f"/{nid}").status_code == 204

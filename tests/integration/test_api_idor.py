@@ -8,7 +8,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, react, unread_state
+from tests.hostdata import add_post, react, unread_state, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import connect, no_message, recv_json
 from tests.servers import RunningService
@@ -29,6 +29,7 @@ async def test_user_a_cannot_touch_user_b(service: RunningService,
     a, b, actor = new_user(db, "a"), new_user(db, "b"), new_user(db, "actor")
     react(db, add_post(db, a), actor, "for-a")
     react(db, add_post(db, b), actor, "for-b")
+    wait_until_sequenced(db)  # listed and replayed once the sequencer has numbered them
     b_ids = [r[0] for r in db.execute("SELECT id FROM notifications WHERE user_id = %s", (b,))]
     base = service.base_url + API
     a_headers = auth(service, a)
@@ -63,6 +64,7 @@ def test_the_user_always_comes_from_the_token(service: RunningService,
     """A user_id in the query string or body is ignored: the token alone decides."""
     a, b, actor = new_user(db, "a"), new_user(db, "b"), new_user(db, "actor")
     react(db, add_post(db, b), actor)
+    wait_until_sequenced(db)
     with httpx.Client(headers=auth(service, a), timeout=10) as client:
         page = client.get(service.base_url + API + "/", params={"user_id": b}).json()
         assert page["notifications"] == [] and page["position"] == 0

@@ -1,4 +1,9 @@
-"""The WebSocket protocol against a real service: auth, replay, live changes, housekeeping."""
+"""The WebSocket protocol against a real service: auth, replay, live changes, housekeeping.
+
+The service's sequencer gives host writes their stream positions a few
+milliseconds after the commit: a test that expects a replay (or a position in
+`hello`) waits for it with `wait_until_sequenced` before connecting.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, comment, react
+from tests.hostdata import add_post, comment, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import close_code, connect, no_message, recv_json
 from tests.servers import RunningService
@@ -30,6 +35,7 @@ async def test_auth_by_first_message(service: RunningService,
     """A client that sends {"type": "auth", "since": 0} first gets hello, the replay, then live."""
     owner, actor, post = owner_with_post(db)
     react(db, post, actor, "before")
+    wait_until_sequenced(db)
     async with connect(service.ws_url) as ws:
         await ws.send(json.dumps({"type": "auth", "token": make_token(owner, service.secret),
                                   "since": 0}))
@@ -115,8 +121,11 @@ async def test_replay_since_then_live_without_gap_or_duplicate(
     owner, actor, post = owner_with_post(db)
     reaction = react(db, post, actor, "a")
     react(db, post, actor, "b")
-    db.execute("DELETE FROM reactions WHERE id = %s", (reaction,))  # retraction: position 3
+    db.execute("DELETE FROM reactions WHERE id = %s", (reaction,))
+    # The sequencer applies the retraction after the commit: wait, so that it is 3, before c.
+    wait_until_sequenced(db)
     react(db, post, actor, "c")  # position 4
+    wait_until_sequenced(db)
     token = make_token(owner, service.secret)
     async with connect(f"{service.ws_url}?token={token}&since=1") as ws:
         hello = await recv_json(ws)
@@ -137,6 +146,7 @@ async def test_since_zero_replays_a_created_then_retracted_notification_as_delet
     owner, actor, post = owner_with_post(db)
     reaction = react(db, post, actor, "a")
     db.execute("DELETE FROM reactions WHERE id = %s", (reaction,))
+    wait_until_sequenced(db)  # the retraction is applied, and numbered, by the sequencer
     async with connect(f"{service.ws_url}?token={make_token(owner, service.secret)}&since=0") as ws:
         assert (await recv_json(ws))["position"] == 2
         deleted = await recv_json(ws)
@@ -150,6 +160,7 @@ async def test_resync_when_since_is_ahead_or_too_old(service: RunningService,
     owner, actor, post = owner_with_post(db)
     for emoji in "abc":
         react(db, post, actor, emoji)
+    wait_until_sequenced(db)
     token = make_token(owner, service.secret)
     async with connect(f"{service.ws_url}?token={token}&since=99") as ws:
         await recv_json(ws)
@@ -169,11 +180,11 @@ async def test_read_in_one_tab_updates_the_others(service: RunningService,
     """Marking read over REST sends `read` with the new count to every socket of the user."""
     owner, actor, post = owner_with_post(db)
     react(db, post, actor)
+    wait_until_sequenced(db)
     token = make_token(owner, service.secret)
     async with connect(f"{service.ws_url}?token={token}") as tab1, \
             connect(f"{service.ws_url}?token={token}") as tab2:
-        await recv_json(tab1)
-        await recv_json(tab2)
+        assert (await recv_json(tab1))["position"] == (await recv_json(tab2))["position"] == 1
         result = httpx.post(service.base_url + "/api/notifications/mark-all-read",
                             headers={"Authorization": f"Bearer {token}"}).json()
         for tab in (tab1, tab2):
@@ -218,3 +229,34 @@ async def test_edits_and_unread_are_pushed(service: RunningService,
         read, unread = await recv_json(ws), await recv_json(ws)
         assert (read["type"], read["unread_count"]) == ("read", 0)
         assert (unread["type"], unread["unread_count"], unread["ids"]) == ("unread", 1, [nid])
+
+
+async def shown_notifications(ws: Any, count: int) -> list[dict[str, Any]]:
+    """The notifications of `notification` messages, until `count` came or none for 2 seconds."""
+    shown: list[dict[str, Any]] = []
+    while len(shown) < count:
+        try:
+            message = await recv_json(ws, timeout=2.0)
+        except TimeoutError:
+            break
+        if message["type"] == "notification":
+            shown += message.get("notifications") or [message["notification"]]
+    return shown
+
+
+async def test_one_statement_of_several_reactions_reaches_the_socket_in_full(
+        service: RunningService, db: psycopg.Connection[Any]) -> None:
+    """Three reactions INSERTed by one host statement arrive as three notifications, live and replayed."""
+    owner, actor, post = owner_with_post(db)
+    token = make_token(owner, service.secret)
+    async with connect(f"{service.ws_url}?token={token}") as ws:
+        await recv_json(ws)
+        db.execute("INSERT INTO reactions (post_id, user_id, emoji)"
+                   " SELECT %s, %s, 'm' || g FROM generate_series(1, 3) g", (post, actor))
+        live = await shown_notifications(ws, 3)
+    wait_until_sequenced(db)
+    async with connect(f"{service.ws_url}?token={token}&since=0") as ws:
+        assert (await recv_json(ws))["unread_count"] == 3
+        replayed = await shown_notifications(ws, 3)
+    assert sorted(n["emoji"] for n in live) == ["m1", "m2", "m3"]
+    assert sorted(n["emoji"] for n in replayed) == ["m1", "m2", "m3"]

@@ -7,6 +7,13 @@ show twice or a position it would apply twice. At the end,
 database committed, and that every position it never received belongs to a
 change that no longer matters (a notification retracted before it could be
 sent, which docs/WEBSOCKET.md allows).
+
+Stream positions are given by the service's sequencer a few milliseconds
+after a host commit, so `catch_up` first waits for it to take every commit.
+The load (host writers, REST markers) must neither vanish nor fail quietly:
+`cancel_all` re-raises what a background task died of, `WriterStats` counts
+deadlocks and serialization failures apart from lost connections, and
+`check_load` asserts there were none and that the load really ran.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import psycopg
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from tests.hostdata import wait_until_sequenced
 from tests.tokens import make_token
 
 RECONNECT_ERRORS = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, EOFError)
@@ -109,22 +117,24 @@ class StreamClient:
         if position <= self.position:
             self.duplicates.append(f"position {position} again after {self.position}")
             return
-        ids = ([message["notification"]["id"]] if kind == "notification" else
-               [n["id"] for n in message["notifications"]] if kind == "notification_updated"
-               else list(message["ids"]))
+        # One change may carry several rows (`notifications`, docs/WEBSOCKET.md).
+        notes: list[dict[str, Any]] = (
+            list(message.get("notifications") or [message["notification"]])
+            if kind in ("notification", "notification_updated") else [])
+        ids = [n["id"] for n in notes] if notes else list(message["ids"])
         self.history.append((self.connects, position, kind, ids))
         self.skipped.extend(range(self.position + 1, position))
         self.position = position
         self.unread_count = int(message["unread_count"])
         self.messages += 1
         if kind == "notification":
-            note = message["notification"]
-            if note["id"] in self.shown:
-                self.duplicates.append(f"notification {note['id']} shown twice")
-            self.shown.add(note["id"])
-            self.current[note["id"]] = note
+            for note in notes:
+                if note["id"] in self.shown:
+                    self.duplicates.append(f"notification {note['id']} shown twice")
+                self.shown.add(note["id"])
+                self.current[note["id"]] = note
         elif kind == "notification_updated":
-            for note in message["notifications"]:
+            for note in notes:
                 self.current[note["id"]] = note
         elif kind == "notification_deleted":
             for nid in message["ids"]:
@@ -152,16 +162,42 @@ def stream_heads(conn: psycopg.Connection[Any], user_ids: list[int]) -> dict[int
     return heads
 
 
-async def catch_up(clients: list[StreamClient], database_url: str, timeout: float = 30.0) -> None:
-    """Wait until every client has reached its user's committed stream head."""
+def sequenced_heads(database_url: str, user_ids: list[int], timeout: float) -> dict[int, int]:
+    """The users' stream heads once the running sequencer has taken every commit so far."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        heads = stream_heads(conn, [c.user_id for c in clients])
-    await asyncio.gather(*(c.wait_for(heads[c.user_id], timeout) for c in clients))
+        wait_until_sequenced(conn, timeout=timeout)
+        return stream_heads(conn, user_ids)
+
+
+async def catch_up(clients: list[StreamClient], database_url: str, timeout: float = 30.0,
+                   settle: float = 0.25) -> None:
+    """Wait until every client has reached its user's stream head, and the heads stay put.
+
+    Positions come from the service's sequencer after the commit, so the heads
+    are read once it has taken every commit; they are read again after the
+    clients reach them (`settle` seconds later) until they no longer move, so
+    a write or mark-read still in flight when the load stopped is waited for.
+    """
+    deadline = time.monotonic() + timeout
+    users = sorted({c.user_id for c in clients})
+    reached: dict[int, int] | None = None
+    while True:
+        left = max(0.1, deadline - time.monotonic())
+        heads = await asyncio.to_thread(sequenced_heads, database_url, users, left)
+        if heads == reached:
+            return
+        await asyncio.gather(*(c.wait_for(heads[c.user_id], max(0.1, deadline - time.monotonic()))
+                               for c in clients))
+        reached = heads
+        await asyncio.sleep(settle)
 
 
 def verify_against_database(client: StreamClient, conn: psycopg.Connection[Any]) -> None:
     """The client holds exactly the user's committed notifications; nothing shown twice."""
     user = client.user_id
+    pending = conn.execute("SELECT (SELECT count(*) FROM notification_changes WHERE user_id = %s)"
+                           " + (SELECT count(*) FROM notification_requests)", (user,)).fetchone()
+    assert pending == (0,), f"user {user}: changes not sequenced yet (catch_up first): {pending}"
     assert client.duplicates == [], f"user {user}: {client.duplicates[:5]}"
     assert client.resyncs == 0, f"user {user}: told to resync {client.resyncs} time(s)"
     row = conn.execute("SELECT unread_count, last_seq FROM notification_counters WHERE user_id = %s",
@@ -214,8 +250,36 @@ def make_world(conn: psycopg.Connection[Any], owners: int, actors: int,
 
 @dataclass
 class WriterStats:
+    """What the host writers did: commits, lost connections, and conflicts that must not happen."""
+
     commits: int = 0
-    failures: int = 0
+    failures: int = 0  # lost or refused connections (an outage the test causes), by type below
+    failure_kinds: dict[str, int] = field(default_factory=dict)
+    # Our triggers must never cause these in a host write (the contract: no new error, no
+    # deadlock); counted apart from outages so that no test can take one for a lost connection.
+    deadlocks: int = 0
+    serialization_failures: int = 0
+
+    def failed(self, exc: BaseException) -> None:
+        if isinstance(exc, psycopg.errors.DeadlockDetected):
+            self.deadlocks += 1
+        elif isinstance(exc, psycopg.errors.SerializationFailure):
+            self.serialization_failures += 1
+        else:
+            self.failures += 1
+            name = type(exc).__name__
+            self.failure_kinds[name] = self.failure_kinds.get(name, 0) + 1
+
+
+def check_load(stats: WriterStats, clients: list[StreamClient], *, min_commits: int,
+               min_messages: int = 1) -> None:
+    """The load really ran (so the oracle cannot pass at position 0) and met no conflict."""
+    assert stats.deadlocks == 0, f"host writes met {stats.deadlocks} deadlock(s)"
+    assert stats.serialization_failures == 0, (
+        f"host writes met {stats.serialization_failures} serialization failure(s)")
+    assert stats.commits >= min_commits, f"only {stats.commits} host writes committed"
+    delivered = sum(c.messages for c in clients)
+    assert delivered >= min_messages, f"only {delivered} socket messages delivered"
 
 
 async def host_writer(database_url: str, world: World, stop: asyncio.Event, stats: WriterStats,
@@ -253,8 +317,9 @@ async def host_writer(database_url: str, world: World, stop: asyncio.Event, stat
                             " WHERE post_id = %s AND NOT deleted_by_owner LIMIT 1)", (post,))
                     stats.commits += 1
                     await asyncio.sleep(pause)
-        except (psycopg.OperationalError, psycopg.InterfaceError, OSError):
-            stats.failures += 1
+        except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as exc:
+            # DeadlockDetected and SerializationFailure are OperationalErrors too: counted apart.
+            stats.failed(exc)
             await asyncio.sleep(0.1)
 
 
@@ -282,7 +347,21 @@ async def rest_marker(base_urls: list[str], user_ids: list[int], secret: str, st
             await asyncio.sleep(pause)
 
 
+async def finish(stop: asyncio.Event, load: list[asyncio.Task[Any]], timeout: float = 10.0) -> None:
+    """Stop the load and wait for its tasks to end by themselves; re-raise what any died of."""
+    stop.set()
+    async with asyncio.timeout(timeout):
+        await asyncio.gather(*load)
+
+
 async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel background tasks and re-raise what any of them died of: a crash must not vanish."""
     for task in tasks:
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [r for r in results
+              if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)]
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BaseExceptionGroup(f"{len(errors)} background tasks failed", errors)

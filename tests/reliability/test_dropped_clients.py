@@ -13,11 +13,14 @@ import httpx
 import psycopg
 import pytest
 
+from tests.hostdata import wait_until_sequenced
 from tests.reliability.stream import (
     StreamClient,
     WriterStats,
     cancel_all,
     catch_up,
+    check_load,
+    finish,
     host_writer,
     make_world,
     verify_against_database,
@@ -81,21 +84,23 @@ async def test_tab_resuming_while_another_tab_is_live_misses_nothing(
         stop, stats = asyncio.Event(), WriterStats()
         tasks = [asyncio.create_task(live.run()), asyncio.create_task(flaky.run())]
         await asyncio.gather(live.connected.wait(), flaky.connected.wait())
-        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i,
-                                                  pause=0.002)) for i in range(3)]
+        load = [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i,
+                                                pause=0.002)) for i in range(3)]
         try:
             for _ in range(30):
                 await asyncio.sleep(0.15)
                 await flaky.drop()
-            stop.set()
+            await finish(stop, load)
             await catch_up([live, flaky], database_url)
         finally:
             stop.set()
-            await cancel_all(tasks)
+            await cancel_all(tasks + load)
         with psycopg.connect(database_url, autocommit=True) as check:
             verify_against_database(live, check)
             verify_against_database(flaky, check)
         assert flaky.connects >= 20 and live.connects == 1
+        check_load(stats, [live], min_commits=200, min_messages=100)
+        assert flaky.messages > 0
 
 
 async def test_client_cut_off_mid_replay_resumes_exactly(
@@ -103,10 +108,13 @@ async def test_client_cut_off_mid_replay_resumes_exactly(
     """A client that dies in the middle of a large replay resumes from its last position, exactly."""
     world = make_world(conn, owners=1, actors=2, art_url="https://art.example/" + "x" * 900)
     owner, post = world.owners[0], world.posts[world.owners[0]]
-    for actor in world.actors:
-        conn.execute("INSERT INTO reactions (post_id, user_id, emoji)"
-                     " SELECT %s, %s, 'r' || g FROM generate_series(1, 450) g", (post, actor))
+    # 900 reactions, each its own statement (as the site's requests write them), so that the
+    # replay is 900 positions long whatever a multi-row statement's change carries.
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO reactions (post_id, user_id, emoji) VALUES (%s, %s, %s)",
+                        [(post, actor, f"r{g}") for actor in world.actors for g in range(450)])
     with running_service(database_url) as svc, log_on_failure(svc):
+        wait_until_sequenced(conn)  # the service numbers them: all 900 are in the replay log
         client = StreamClient(owner, svc.secret, [svc.ws_url], cut_every=40, cuts_left=12)
         task = asyncio.create_task(client.run())
         try:
@@ -170,16 +178,17 @@ async def test_expiring_tokens_resume_with_a_fresh_token_and_lose_nothing(
         stop, stats = asyncio.Event(), WriterStats()
         tasks = [asyncio.create_task(c.run()) for c in clients]
         await asyncio.gather(*(c.connected.wait() for c in clients))
-        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
-                  for i in range(2)]
+        load = [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                for i in range(2)]
         try:
             await asyncio.sleep(5.5)
-            stop.set()
+            await finish(stop, load)
             await catch_up(clients, database_url)
         finally:
             stop.set()
-            await cancel_all(tasks)
+            await cancel_all(tasks + load)
         with psycopg.connect(database_url, autocommit=True) as check:
             for client in clients:
                 verify_against_database(client, check)
                 assert client.connects >= 3 and 4401 in client.close_codes
+        check_load(stats, clients, min_commits=200, min_messages=100)

@@ -3,6 +3,9 @@
 Every test runs real host writers (plain SQL), real service processes and
 real WebSocket clients (`StreamClient`) that resume by position, breaks
 something in the middle, and then checks each client against the database.
+Each also proves the load really ran (host writes committed, socket messages
+delivered: an idle stream would pass the oracle at position 0) and that no
+host write met a deadlock or serialization failure.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from tests.reliability.stream import (
     WriterStats,
     cancel_all,
     catch_up,
+    check_load,
+    finish,
     host_writer,
     make_world,
     rest_marker,
@@ -32,6 +37,8 @@ from tests.reliability.stream import (
 from tests.servers import RunningService, running_service
 
 pytestmark = pytest.mark.timeout(120)
+# Floors for a few seconds of two host writers (each does hundreds a second when idle).
+MIN_COMMITS, MIN_MESSAGES = 100, 50
 
 
 def metric(svc: RunningService, name: str) -> float:
@@ -95,10 +102,10 @@ async def test_postgres_restart_mid_stream_loses_nothing(
         stop, stats, statuses = asyncio.Event(), WriterStats(), dict[int, int]()
         tasks = [asyncio.create_task(c.run()) for c in clients]
         await asyncio.gather(*(c.connected.wait() for c in clients))
-        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
-                  for i in range(2)]
-        tasks.append(asyncio.create_task(rest_marker([svc.base_url], world.owners, svc.secret,
-                                                     stop, statuses)))
+        load = [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                for i in range(2)]
+        load.append(asyncio.create_task(rest_marker([svc.base_url], world.owners, svc.secret,
+                                                    stop, statuses)))
         try:
             await asyncio.sleep(1.5)
             before = stats.commits
@@ -109,14 +116,16 @@ async def test_postgres_restart_mid_stream_loses_nothing(
             await asyncio.sleep(1.0)
             await asyncio.to_thread(pg_server.embedded.start)
             await asyncio.sleep(2.5)
-            stop.set()
+            await finish(stop, load)
             assert stats.commits > before + 20 and stats.failures > 0
             await catch_up(clients, database_url)
         finally:
             stop.set()
             pg_server.embedded.start()  # never leave the shared server down
-            await cancel_all(tasks)
+            await cancel_all(tasks + load)
+        print(stats, statuses)
         verify_all(clients, database_url)
+        check_load(stats, clients, min_commits=MIN_COMMITS, min_messages=MIN_MESSAGES)
         assert clients[-1].connects >= 2
         # The service is whole again: ready, and REST answers on the first try.
         assert httpx.get(svc.base_url + "/health/ready", timeout=5).status_code == 200
@@ -156,14 +165,14 @@ async def test_listen_connection_terminated_loses_nothing(
         stop, stats = asyncio.Event(), WriterStats()
         tasks = [asyncio.create_task(c.run()) for c in clients]
         await asyncio.gather(*(c.connected.wait() for c in clients))
-        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
-                  for i in range(2)]
+        load = [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                for i in range(2)]
         killed = 0
         try:
             for _ in range(3):
                 await asyncio.sleep(0.8)
                 killed += await kill_listener(conn)
-            stop.set()
+            await finish(stop, load)
             await asyncio.sleep(0.5)
             # Killed, then a write committed while nobody listens and no write after it:
             # only the resynchronisation after the reconnect can deliver it.
@@ -175,9 +184,11 @@ async def test_listen_connection_terminated_loses_nothing(
             await catch_up(clients, database_url)
         finally:
             stop.set()
-            await cancel_all(tasks)
+            await cancel_all(tasks + load)
+        print(stats)
         assert killed == 4
         verify_all(clients, database_url)
+        check_load(stats, clients, min_commits=MIN_COMMITS, min_messages=MIN_MESSAGES)
         assert [c.connects for c in clients] == [1] * len(clients), "no socket had to reconnect"
         assert any(n["comment_preview"] == "while nobody listened"
                    for n in clients[0].current.values())
@@ -197,20 +208,22 @@ async def test_one_of_two_service_processes_killed_under_load(
         stop, stats, statuses = asyncio.Event(), WriterStats(), dict[int, int]()
         tasks = [asyncio.create_task(c.run()) for c in clients]
         await asyncio.gather(*(c.connected.wait() for c in clients))
-        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
-                  for i in range(2)]
-        tasks.append(asyncio.create_task(rest_marker(
+        load = [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                for i in range(2)]
+        load.append(asyncio.create_task(rest_marker(
             [second.base_url], world.owners, first.secret, stop, statuses)))
         try:
             await asyncio.sleep(1.5)
             await asyncio.to_thread(first.kill)
             await asyncio.sleep(2.0)
-            stop.set()
+            await finish(stop, load)
             await catch_up(clients, database_url)
         finally:
             stop.set()
-            await cancel_all(tasks)
+            await cancel_all(tasks + load)
+        print(stats, statuses)
         verify_all(clients, database_url)
+        check_load(stats, clients, min_commits=MIN_COMMITS, min_messages=MIN_MESSAGES)
         moved = [c for c in clients if c.ws_urls[0] == first.ws_url]
         assert moved and all(c.connects >= 2 for c in moved)
         assert statuses and all(code < 500 for code in statuses), statuses
@@ -228,22 +241,24 @@ async def test_one_uvicorn_worker_killed_under_load(database_url: str,
         stop, stats, statuses = asyncio.Event(), WriterStats(), dict[int, int]()
         tasks = [asyncio.create_task(c.run()) for c in clients]
         await asyncio.gather(*(c.connected.wait() for c in clients))
-        tasks += [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
-                  for i in range(2)]
-        tasks.append(asyncio.create_task(rest_marker([svc.base_url], world.owners, svc.secret,
-                                                     stop, statuses)))
+        load = [asyncio.create_task(host_writer(database_url, world, stop, stats, seed=i))
+                for i in range(2)]
+        load.append(asyncio.create_task(rest_marker([svc.base_url], world.owners, svc.secret,
+                                                    stop, statuses)))
         try:
             await asyncio.sleep(1.5)
             victim = max(workers, key=lambda p: sockets_served(p, svc.port))
             assert sockets_served(victim, svc.port) > 0
             victim.send_signal(signal.SIGKILL)
             await asyncio.sleep(3.0)
-            stop.set()
+            await finish(stop, load)
             await catch_up(clients, database_url)
         finally:
             stop.set()
-            await cancel_all(tasks)
+            await cancel_all(tasks + load)
+        print(stats, statuses)
         verify_all(clients, database_url)
+        check_load(stats, clients, min_commits=MIN_COMMITS, min_messages=MIN_MESSAGES)
         assert any(c.connects >= 2 for c in clients), "no client was on the killed worker"
         assert all(code < 500 for code in statuses), statuses
         assert httpx.get(svc.base_url + "/health/ready", timeout=5).status_code == 200

@@ -63,7 +63,7 @@ async def test_never_reading_client_is_cut_off_with_bounded_memory_and_resumes(
                 burst(conn, post, actor)
                 conn.execute("INSERT INTO reactions (post_id, user_id, emoji) VALUES (%s, %s, %s)",
                              (world.posts[other], actor, str(round_)))
-                await catch_up([fast, bystander], database_url)
+                await catch_up([fast, bystander], database_url, settle=0.0)  # no load between
                 peak = max(peak, process.memory_info().rss)
             assert metric(svc, "notifications_ws_slow_client_closes_total") == 1
             assert metric(svc, "notifications_ws_open_sockets") == 2

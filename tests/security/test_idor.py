@@ -17,7 +17,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_post, add_user, comment, react
+from tests.hostdata import add_post, add_user, comment, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, service, shared_database_url
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
@@ -49,6 +49,8 @@ def victim_and_attacker(conn: Conn, tag: str) -> tuple[int, int, list[str]]:
     react(conn, post, actor, "🔒")
     comment(conn, post, actor, "for B's eyes only")
     react(conn, add_post(conn, attacker, "A's own"), actor, "🅰")
+    # Numbered by the service's sequencer after the commit: wait, so that the snapshot is final.
+    wait_until_sequenced(conn)
     ids = [str(r[0]) for r in conn.execute("SELECT id FROM notifications WHERE user_id = %s",
                                            (victim,))]
     return victim, attacker, ids
