@@ -59,6 +59,8 @@ CREATE TABLE notification_changes (
     kind             text NOT NULL CHECK (kind IN ('created', 'updated', 'deleted', 'read', 'unread')),
     notification_ids uuid[] NOT NULL,
     unread_delta     integer NOT NULL,
+    -- set when the sequencer wrote it applying a request: numbered in that request's place
+    request_id       bigint,
     created_at       timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX notification_changes_user ON notification_changes (user_id);
@@ -249,6 +251,9 @@ REVOKE EXECUTE ON FUNCTION notification_create_many(text, text, integer[], integ
 -- or 'deleted'. Appends only: the sequencer folds these into each user's
 -- counter and stream after the commit, so concurrent writers never touch a
 -- shared row, and the badge (counter + pending deltas) is exact at commit.
+-- When the sequencer applies a host's request, its changes carry that
+-- request's id (`notifications.request`, set for the statement), so they are
+-- numbered where the host's un-react or edit happened, not where it was applied.
 -- Refuses to move a notification to another user or list position.
 CREATE OR REPLACE FUNCTION notifications_record_changes()
 RETURNS trigger
@@ -256,15 +261,19 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path FROM CURRENT
 AS $$
+DECLARE
+    v_request bigint := nullif(current_setting('notifications.request', true), '')::bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
-        SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read)
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
+        SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read),
+               v_request
           FROM new_rows
          GROUP BY user_id;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
-        SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read)
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
+        SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read),
+               v_request
           FROM old_rows
          GROUP BY user_id;
     ELSE
@@ -274,8 +283,8 @@ BEGIN
               FROM old_rows o JOIN new_rows n USING (id)) THEN
             RAISE EXCEPTION 'notifications.user_id and notifications.seq cannot change';
         END IF;
-        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
-        SELECT per_user.user_id, changed.kind, changed.ids, changed.delta
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
+        SELECT per_user.user_id, changed.kind, changed.ids, changed.delta, v_request
           FROM (SELECT n.user_id,
                        array_agg(n.id ORDER BY n.seq) FILTER (WHERE n.is_read AND NOT o.is_read) AS read_ids,
                        array_agg(n.id ORDER BY n.seq) FILTER (WHERE o.is_read AND NOT n.is_read) AS unread_ids,
@@ -539,10 +548,11 @@ CREATE OR REPLACE TRIGGER notifications_on_truncate
 --      order they were asked; deleting or updating the rows appends their
 --      changes like any other writer's;
 --   2. gives each committed change (notification_changes) the next
---      gap-free position of its user's stream, in commit order (rows of
---      transactions still in flight are invisible here and wait for a
---      later call), folds its unread delta into notification_counters and
---      appends it to the replay log notification_events;
+--      gap-free position of its user's stream (rows of transactions still in
+--      flight are invisible here and wait for a later call), in the order
+--      they were written (a request's changes where the request was made),
+--      folds its unread delta into notification_counters and appends it to
+--      the replay log notification_events;
 --   3. counts new notifications into the hourly flood-limit buckets;
 --   4. announces the users whose stream moved with one pg_notify per 500
 --      users on 'notifications_v2' (payload: comma-separated user ids),
@@ -576,6 +586,8 @@ BEGIN
     SELECT array_agg(taken ORDER BY taken.id) INTO v_requests FROM taken;
 
     FOREACH r IN ARRAY coalesce(v_requests, '{}') LOOP
+        -- The changes this request's statements write are ordered by its id.
+        PERFORM set_config('notifications.request', r.id::text, true);
         -- `seq < r.id`: only notifications that existed when the host asked,
         -- never one a later undelete wrote again.
         IF r.kind = 'retract' AND r.notification_type = 'reaction' THEN
@@ -629,6 +641,7 @@ BEGIN
                SET notifications = b.notifications + excluded.notifications;
         END IF;
     END LOOP;
+    PERFORM set_config('notifications.request', '', true);
 
     -- Everything committed so far, this transaction's own retractions included.
     WITH taken AS (
@@ -650,7 +663,8 @@ BEGIN
     WITH change AS (
         SELECT c.*, row_number() OVER w AS nth, sum(c.unread_delta) OVER w AS running
           FROM unnest(v_changes) AS c
-        WINDOW w AS (PARTITION BY c.user_id ORDER BY c.id ROWS UNBOUNDED PRECEDING)
+        WINDOW w AS (PARTITION BY c.user_id ORDER BY coalesce(c.request_id, c.id), c.id
+                     ROWS UNBOUNDED PRECEDING)
     ), per_user AS (
         SELECT user_id, count(*) AS moves, sum(unread_delta) AS delta
           FROM change GROUP BY user_id

@@ -16,6 +16,9 @@ SELECT notification_type, content_type, content_id,
   FROM notifications
  WHERE user_id = %(user_id)s
    AND created_at >= now() - make_interval(hours => %(window_hours)s::integer)
+   -- as in the list: only rows at or before the position returned with the page
+   AND id <> ALL (ARRAY(SELECT unnest(notification_ids) FROM notification_changes
+                         WHERE user_id = %(user_id)s AND kind = 'created'))
  GROUP BY notification_type, content_type, content_id,
           CASE WHEN %(aggregate)s::boolean THEN NULL ELSE id END
  ORDER BY max(seq) DESC

@@ -7,10 +7,11 @@
 --      order they were asked; deleting or updating the rows appends their
 --      changes like any other writer's;
 --   2. gives each committed change (notification_changes) the next
---      gap-free position of its user's stream, in commit order (rows of
---      transactions still in flight are invisible here and wait for a
---      later call), folds its unread delta into notification_counters and
---      appends it to the replay log notification_events;
+--      gap-free position of its user's stream (rows of transactions still in
+--      flight are invisible here and wait for a later call), in the order
+--      they were written (a request's changes where the request was made),
+--      folds its unread delta into notification_counters and appends it to
+--      the replay log notification_events;
 --   3. counts new notifications into the hourly flood-limit buckets;
 --   4. announces the users whose stream moved with one pg_notify per 500
 --      users on 'notifications_v2' (payload: comma-separated user ids),
@@ -44,6 +45,8 @@ BEGIN
     SELECT array_agg(taken ORDER BY taken.id) INTO v_requests FROM taken;
 
     FOREACH r IN ARRAY coalesce(v_requests, '{}') LOOP
+        -- The changes this request's statements write are ordered by its id.
+        PERFORM set_config('notifications.request', r.id::text, true);
         -- `seq < r.id`: only notifications that existed when the host asked,
         -- never one a later undelete wrote again.
         IF r.kind = 'retract' AND r.notification_type = 'reaction' THEN
@@ -97,6 +100,7 @@ BEGIN
                SET notifications = b.notifications + excluded.notifications;
         END IF;
     END LOOP;
+    PERFORM set_config('notifications.request', '', true);
 
     -- Everything committed so far, this transaction's own retractions included.
     WITH taken AS (
@@ -118,7 +122,8 @@ BEGIN
     WITH change AS (
         SELECT c.*, row_number() OVER w AS nth, sum(c.unread_delta) OVER w AS running
           FROM unnest(v_changes) AS c
-        WINDOW w AS (PARTITION BY c.user_id ORDER BY c.id ROWS UNBOUNDED PRECEDING)
+        WINDOW w AS (PARTITION BY c.user_id ORDER BY coalesce(c.request_id, c.id), c.id
+                     ROWS UNBOUNDED PRECEDING)
     ), per_user AS (
         SELECT user_id, count(*) AS moves, sum(unread_delta) AS delta
           FROM change GROUP BY user_id

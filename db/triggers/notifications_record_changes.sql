@@ -7,6 +7,9 @@
 -- or 'deleted'. Appends only: the sequencer folds these into each user's
 -- counter and stream after the commit, so concurrent writers never touch a
 -- shared row, and the badge (counter + pending deltas) is exact at commit.
+-- When the sequencer applies a host's request, its changes carry that
+-- request's id (`notifications.request`, set for the statement), so they are
+-- numbered where the host's un-react or edit happened, not where it was applied.
 -- Refuses to move a notification to another user or list position.
 CREATE OR REPLACE FUNCTION notifications_record_changes()
 RETURNS trigger
@@ -14,15 +17,19 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path FROM CURRENT
 AS $$
+DECLARE
+    v_request bigint := nullif(current_setting('notifications.request', true), '')::bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
-        SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read)
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
+        SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read),
+               v_request
           FROM new_rows
          GROUP BY user_id;
     ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
-        SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read)
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
+        SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read),
+               v_request
           FROM old_rows
          GROUP BY user_id;
     ELSE
@@ -32,8 +39,8 @@ BEGIN
               FROM old_rows o JOIN new_rows n USING (id)) THEN
             RAISE EXCEPTION 'notifications.user_id and notifications.seq cannot change';
         END IF;
-        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
-        SELECT per_user.user_id, changed.kind, changed.ids, changed.delta
+        INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
+        SELECT per_user.user_id, changed.kind, changed.ids, changed.delta, v_request
           FROM (SELECT n.user_id,
                        array_agg(n.id ORDER BY n.seq) FILTER (WHERE n.is_read AND NOT o.is_read) AS read_ids,
                        array_agg(n.id ORDER BY n.seq) FILTER (WHERE o.is_read AND NOT n.is_read) AS unread_ids,

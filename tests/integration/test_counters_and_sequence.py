@@ -230,3 +230,17 @@ def test_32_concurrent_writers_keep_the_counter_exact_without_deadlock(
         assert [e[0] for e in events(conn, owner)] == list(range(1, last_seq[1] + 1))
     assert sum(unread_state(conn, owner)[1] for owner in owners) > 0
     assert find_drift(database_url) == []
+
+
+def test_an_unreact_takes_its_place_before_a_later_reaction_in_the_same_batch(conn: Conn) -> None:
+    """Un-react, then a new reaction, both committed before the sequencer runs: the
+    retraction (applied by the sequencer) is numbered where the host made it, first."""
+    owner, actor = add_user(conn, "owner"), add_user(conn, "bob")
+    post = add_post(conn, owner)
+    old = react(conn, post, actor, "a")
+    sequence(conn)
+    conn.execute("DELETE FROM reactions WHERE id = %s", (old,))
+    react(conn, post, actor, "b")
+    sequence(conn)
+    assert [(kind, unread) for _, kind, _, unread in events(conn, owner)][1:] == [
+        ("deleted", 0), ("created", 1)]
