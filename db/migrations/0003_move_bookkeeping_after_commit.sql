@@ -248,7 +248,8 @@ REVOKE EXECUTE ON FUNCTION notification_create_many(text, text, integer[], integ
 -- the sequencer applying a retraction, retention, a DBA by hand), appends
 -- per recipient one row to notification_changes saying what changed and by
 -- how much the unread badge moves: 'created', 'read', 'unread', 'updated'
--- or 'deleted'. Appends only: the sequencer folds these into each user's
+-- or 'deleted'. One row per statement, however many rows it touched (a COPY
+-- of 100,000 reactions for 100 owners appends 100). Appends only: the sequencer folds these into each user's
 -- counter and stream after the commit, so concurrent writers never touch a
 -- shared row, and the badge (counter + pending deltas) is exact at commit.
 -- When the sequencer applies a host's request, its changes carry that
@@ -265,11 +266,13 @@ DECLARE
     v_request bigint := nullif(current_setting('notifications.request', true), '')::bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        -- Unread and read rows apart, so that the sequencer, which gives every new
+        -- notification its own position, knows each one's share of the delta.
         INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
         SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read),
                v_request
           FROM new_rows
-         GROUP BY user_id;
+         GROUP BY user_id, is_read;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
         SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read),
@@ -661,9 +664,22 @@ BEGIN
     ON CONFLICT (user_id) DO NOTHING;
 
     WITH change AS (
-        SELECT c.*, row_number() OVER w AS nth, sum(c.unread_delta) OVER w AS running
-          FROM unnest(v_changes) AS c
-        WINDOW w AS (PARTITION BY c.user_id ORDER BY coalesce(c.request_id, c.id), c.id
+        -- Every new notification gets a position of its own (a client is told of
+        -- each by its own message); a read, unread, updated or deleted change
+        -- takes one position for all its rows.
+        SELECT e.*, row_number() OVER w AS nth, sum(e.unread_delta) OVER w AS running
+          FROM (SELECT c.user_id, c.kind, one.ids AS notification_ids, one.delta AS unread_delta,
+                       coalesce(c.request_id, c.id) AS written, c.id, one.ord
+                  FROM unnest(v_changes) AS c
+                 CROSS JOIN LATERAL (
+                       SELECT ARRAY[u.id] AS ids, sign(c.unread_delta)::integer AS delta, u.ord
+                         FROM unnest(c.notification_ids) WITH ORDINALITY AS u (id, ord)
+                        WHERE c.kind = 'created'
+                       UNION ALL
+                       SELECT c.notification_ids, c.unread_delta, 1
+                        WHERE c.kind <> 'created') AS one
+               ) AS e
+        WINDOW w AS (PARTITION BY e.user_id ORDER BY e.written, e.id, e.ord
                      ROWS UNBOUNDED PRECEDING)
     ), per_user AS (
         SELECT user_id, count(*) AS moves, sum(unread_delta) AS delta

@@ -120,9 +120,22 @@ BEGIN
     ON CONFLICT (user_id) DO NOTHING;
 
     WITH change AS (
-        SELECT c.*, row_number() OVER w AS nth, sum(c.unread_delta) OVER w AS running
-          FROM unnest(v_changes) AS c
-        WINDOW w AS (PARTITION BY c.user_id ORDER BY coalesce(c.request_id, c.id), c.id
+        -- Every new notification gets a position of its own (a client is told of
+        -- each by its own message); a read, unread, updated or deleted change
+        -- takes one position for all its rows.
+        SELECT e.*, row_number() OVER w AS nth, sum(e.unread_delta) OVER w AS running
+          FROM (SELECT c.user_id, c.kind, one.ids AS notification_ids, one.delta AS unread_delta,
+                       coalesce(c.request_id, c.id) AS written, c.id, one.ord
+                  FROM unnest(v_changes) AS c
+                 CROSS JOIN LATERAL (
+                       SELECT ARRAY[u.id] AS ids, sign(c.unread_delta)::integer AS delta, u.ord
+                         FROM unnest(c.notification_ids) WITH ORDINALITY AS u (id, ord)
+                        WHERE c.kind = 'created'
+                       UNION ALL
+                       SELECT c.notification_ids, c.unread_delta, 1
+                        WHERE c.kind <> 'created') AS one
+               ) AS e
+        WINDOW w AS (PARTITION BY e.user_id ORDER BY e.written, e.id, e.ord
                      ROWS UNBOUNDED PRECEDING)
     ), per_user AS (
         SELECT user_id, count(*) AS moves, sum(unread_delta) AS delta

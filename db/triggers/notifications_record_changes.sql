@@ -4,7 +4,8 @@
 -- the sequencer applying a retraction, retention, a DBA by hand), appends
 -- per recipient one row to notification_changes saying what changed and by
 -- how much the unread badge moves: 'created', 'read', 'unread', 'updated'
--- or 'deleted'. Appends only: the sequencer folds these into each user's
+-- or 'deleted'. One row per statement, however many rows it touched (a COPY
+-- of 100,000 reactions for 100 owners appends 100). Appends only: the sequencer folds these into each user's
 -- counter and stream after the commit, so concurrent writers never touch a
 -- shared row, and the badge (counter + pending deltas) is exact at commit.
 -- When the sequencer applies a host's request, its changes carry that
@@ -21,11 +22,13 @@ DECLARE
     v_request bigint := nullif(current_setting('notifications.request', true), '')::bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        -- Unread and read rows apart, so that the sequencer, which gives every new
+        -- notification its own position, knows each one's share of the delta.
         INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
         SELECT user_id, 'created', array_agg(id ORDER BY seq), count(*) FILTER (WHERE NOT is_read),
                v_request
           FROM new_rows
-         GROUP BY user_id;
+         GROUP BY user_id, is_read;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
         SELECT user_id, 'deleted', array_agg(id ORDER BY seq), -count(*) FILTER (WHERE NOT is_read),
