@@ -53,6 +53,7 @@ DROP INDEX notifications_post, notifications_blog_post, notifications_actor;
 -- Changes to notification rows, appended by notifications_record_changes()
 -- in the writer's transaction; the sequencer turns them into positions and
 -- deletes them. The unread badge is the counter plus these pending deltas.
+-- Kept narrow: it is written by every host transaction that notifies.
 CREATE TABLE notification_changes (
     id               bigint PRIMARY KEY DEFAULT nextval('notification_order'),
     user_id          integer NOT NULL,
@@ -60,10 +61,10 @@ CREATE TABLE notification_changes (
     notification_ids uuid[] NOT NULL,
     unread_delta     integer NOT NULL,
     -- set when the sequencer wrote it applying a request: numbered in that request's place
-    request_id       bigint,
-    created_at       timestamptz NOT NULL DEFAULT clock_timestamp()
+    request_id       bigint
 );
-CREATE INDEX notification_changes_user ON notification_changes (user_id);
+-- No other index: every byte here is WAL in the host's commit, and the table only
+-- ever holds the last few milliseconds of changes (readers scan it whole).
 
 -- What host transactions asked for that needs a notification row they must
 -- not touch: retract (un-react, comment deleted or hidden), edit (emoji,
