@@ -16,9 +16,21 @@ SET search_path FROM CURRENT
 AS $$
 BEGIN
     IF TG_ARGV[1] = 'all' THEN
-        TRUNCATE notifications, notification_changes, notification_requests,
-                 notification_counters, notification_events, notification_rate_limits,
-                 notification_preferences;
+        BEGIN
+            TRUNCATE notifications, notification_changes, notification_requests,
+                     notification_counters, notification_events, notification_rate_limits,
+                     notification_preferences;
+        EXCEPTION WHEN object_in_use THEN
+            -- The host's own statement truncated some of ours too (TRUNCATE users,
+            -- notifications, ... CASCADE): TRUNCATE may not touch them again here.
+            DELETE FROM notifications;
+            DELETE FROM notification_changes;
+            DELETE FROM notification_requests;
+            DELETE FROM notification_counters;
+            DELETE FROM notification_events;
+            DELETE FROM notification_rate_limits;
+            DELETE FROM notification_preferences;
+        END;
     ELSE
         INSERT INTO notification_requests (kind, notification_type, content_type)
         VALUES ('truncate', nullif(TG_ARGV[0], 'any'), TG_ARGV[1]);

@@ -238,6 +238,10 @@ def test_truncate_of_host_tables_leaves_nothing_behind(database_url: str,
             " (SELECT count(*) FROM notification_changes),"
             " (SELECT count(*) FROM notification_requests)").fetchone()
         assert left == (0, 0, 0, 0, 0)
+        # A host statement that lists our tables among its own still succeeds.
+        react(conn, add_post(conn, add_user(conn, "again")), add_user(conn, "actor2"))
+        conn.execute("TRUNCATE users, posts, reactions, notifications RESTART IDENTITY CASCADE")
+        assert conn.execute("SELECT count(*) FROM notification_changes").fetchone() == (0,)
         owner, actor = add_user(conn, "new_owner"), add_user(conn, "new_actor")
         react(conn, add_post(conn, owner), actor)
         assert unread_state(conn, owner) == (1, 1)
