@@ -131,6 +131,7 @@ SELECT gen_random_uuid(), p, actor,
 """,
 }
 
+WAL_TOTALS = "SELECT wal_bytes::float8, wal_fpi::float8 FROM pg_stat_wal"
 WAIT_SAMPLE = """
 SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS waiting, count(*)
   FROM pg_stat_activity
@@ -150,6 +151,8 @@ class Cell:
     seconds: float = 0.0
     latencies_s: list[float] = field(default_factory=list)
     waits: Counter[str] = field(default_factory=Counter)
+    wal_bytes: float = 0.0  # pg_stat_wal over the cell's runs
+    wal_fpi: float = 0.0
 
     @property
     def tps(self) -> float:
@@ -158,10 +161,13 @@ class Cell:
     def summary(self) -> dict[str, Any]:
         lat = latency_summary(self.latencies_s)
         total_waits = sum(self.waits.values()) or 1
+        per_tx = max(self.transactions, 1)
         return {"kind": self.kind, "target": self.target, "mode": self.mode,
                 "writers": self.writers, "transactions": self.transactions,
                 "failed": self.failed, "seconds": round(self.seconds, 2),
                 "tps": round(self.tps, 1), **lat,
+                "wal_bytes_per_tx": round(self.wal_bytes / per_tx),
+                "wal_fpi_per_tx": round(self.wal_fpi / per_tx, 3),
                 "waits": {k: round(v / total_waits, 3) for k, v in self.waits.most_common(6)}}
 
 
@@ -273,6 +279,13 @@ def set_mode(url: str, kind: str, mode: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         state = "DISABLE" if mode == "bare" else "ENABLE"
         conn.execute(f"ALTER TABLE {table} {state} TRIGGER {trigger}")  # names are constants
+
+
+def wal_totals(url: str) -> tuple[float, float]:
+    """WAL bytes and full-page images written by the whole server so far."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(WAL_TOTALS).fetchone()
+    return (float(row[0]), float(row[1])) if row else (0.0, 0.0)
 
 
 def drain(url: str) -> tuple[int, float]:
@@ -494,11 +507,15 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                 kind, target, mode, writers = key
                 cell = cells.setdefault(key, Cell(kind, target, mode, writers))
                 set_mode(url, kind, mode)
+                wal_before = wal_totals(url)
                 sampler.current = cell.waits
                 done, failed, seconds, lats = run_pgbench(
                     url, SCRIPTS[(kind, target)], writers, size.seconds, variables, Path(tmp),
                     size.transactions)
                 sampler.current = None
+                wal_after = wal_totals(url)
+                cell.wal_bytes += wal_after[0] - wal_before[0]
+                cell.wal_fpi += wal_after[1] - wal_before[1]
                 cell.transactions += done
                 cell.failed += failed
                 cell.seconds += seconds
@@ -584,16 +601,20 @@ def _tables(report: Report, cells: dict[tuple[str, str, str, int], Cell], size: 
             tl, bl = (latency_summary(c.latencies_s) for c in (t, b))
             share = t.tps / b.tps if b.tps else float("nan")
             worst_share = min(worst_share, share)
+            ts, bs = t.summary(), b.summary()
             rows.append([writers, t.tps, b.tps, share, tl["p50_ms"], tl["p99_ms"],
-                         bl["p50_ms"], bl["p99_ms"], t.failed + b.failed])
+                         bl["p50_ms"], bl["p99_ms"], ts["wal_bytes_per_tx"], bs["wal_bytes_per_tx"],
+                         t.failed + b.failed])
         report.table(
             f"{kind.capitalize()}s per second, one INSERT per transaction",
             ["writers", "tx/s triggers", "tx/s bare", "share of bare", "p50 ms trig",
-             "p99 ms trig", "p50 ms bare", "p99 ms bare", "failed"], rows,
+             "p99 ms trig", "p50 ms bare", "p99 ms bare", "WAL B/tx trig", "WAL B/tx bare",
+             "failed"], rows,
             note="share of bare = triggers throughput / bare throughput (1.0 = free), measured "
                  "round-robin in one run. Latency is per transaction (INSERT + COMMIT with its "
-                 "WAL flush), seen by the writer. The sequencer runs throughout, on the same "
-                 "two cores.")
+                 "WAL flush), seen by the writer. WAL B/tx: pg_stat_wal bytes over the cell, "
+                 "per transaction (the sequencer's included). The sequencer runs throughout, "
+                 "on the same two cores.")
     hot_rows: list[Sequence[Any]] = []
     for writers in size.writers:
         spread = _get(cells, "reaction", "spread", "triggers", writers)
@@ -622,13 +643,13 @@ def _tables(report: Report, cells: dict[tuple[str, str, str, int], Cell], size: 
                       "sequencer notifies, once per batch.")
     copy_rows: list[Sequence[Any]] = []
     worst_copy = 0.0
-    for rows in size.copy_rows:
-        t = next(r for r in bulk_runs if r.rows == rows and r.mode == "triggers")
-        b = next(r for r in bulk_runs if r.rows == rows and r.mode == "bare")
-        worst_copy = max(worst_copy, t.copy_s / b.copy_s, t.delete_s / b.delete_s)
-        copy_rows.append([rows, b.copy_s, t.copy_s, t.copy_s / b.copy_s,
-                          b.delete_s, t.delete_s, t.delete_s / b.delete_s,
-                          t.copy_s / rows * 1e6, t.sequence_copy_s, t.sequence_delete_s])
+    for n_rows in size.copy_rows:
+        tr = next(r for r in bulk_runs if r.rows == n_rows and r.mode == "triggers")
+        br = next(r for r in bulk_runs if r.rows == n_rows and r.mode == "bare")
+        worst_copy = max(worst_copy, tr.copy_s / br.copy_s, tr.delete_s / br.delete_s)
+        copy_rows.append([n_rows, br.copy_s, tr.copy_s, tr.copy_s / br.copy_s,
+                          br.delete_s, tr.delete_s, tr.delete_s / br.delete_s,
+                          tr.copy_s / n_rows * 1e6, tr.sequence_copy_s, tr.sequence_delete_s])
     report.table(f"COPY and DELETE of many reactions for {COPY_OWNERS} owners, one transaction each",
                  ["rows", "COPY s bare", "COPY s triggers", "COPY ×", "DELETE s bare",
                   "DELETE s triggers", "DELETE ×", "COPY µs/row triggers",
