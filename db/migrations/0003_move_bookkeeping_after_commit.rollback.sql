@@ -36,6 +36,7 @@ DROP FUNCTION notifications_from_reactions(), notifications_from_comments(),
               notification_sequence(integer),
               notification_create_many(text, text, integer[], integer[], text[], integer[], text[],
                                        uuid[], text[]),
+              notification_create_one(text, text, integer, integer, text, integer, text, uuid, text),
               notification_may_edit(integer, integer, text, text, text, integer),
               notification_allows(integer, integer, text, text),
               notification_actor_key(integer, text);

@@ -45,7 +45,19 @@ BEGIN
 
     -- New comments, and comments an update made visible again (undelete).
     -- Twin statements: each table names its content column differently.
-    IF TG_OP = 'INSERT' AND v_content = 'post' THEN
+    IF TG_OP = 'INSERT' AND (SELECT count(*) FROM new_rows) = 1 THEN  -- the usual case
+        IF v_content = 'post' THEN
+            PERFORM notification_create_one('comment', v_content, post_id, author_id,
+                        author_ip::text, NULL, NULL, id, body)
+               FROM new_rows
+              WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
+        ELSE
+            PERFORM notification_create_one('comment', v_content, blog_post_id, author_id,
+                        author_ip::text, NULL, NULL, id, body)
+               FROM new_rows
+              WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
+        END IF;
+    ELSIF TG_OP = 'INSERT' AND v_content = 'post' THEN
         PERFORM notification_create_many('comment', v_content, array_agg(post_id),
                     array_agg(author_id), array_agg(author_ip::text), NULL, NULL,
                     array_agg(id), array_agg(body))

@@ -44,6 +44,24 @@ BEGIN
     )
     SELECT array_agg(taken ORDER BY taken.id) INTO v_requests FROM taken;
 
+    -- Lock every row the batch's requests touch, in id order, before touching
+    -- any: every multi-row writer of ours locks in that order (mark-read), so
+    -- they can only wait for one another, never deadlock.
+    PERFORM 1 FROM notifications
+     WHERE id IN (SELECT n.id
+                    FROM unnest(v_requests) AS req
+                    JOIN notifications AS n ON n.reaction_id = ANY (req.reaction_ids)
+                   WHERE req.notification_type = 'reaction' AND n.notification_type = 'reaction'
+                     AND n.content_type = req.content_type AND n.seq < req.id
+                  UNION ALL
+                  SELECT n.id
+                    FROM unnest(v_requests) AS req
+                    JOIN notifications AS n ON n.comment_id = ANY (req.comment_ids)
+                   WHERE req.notification_type = 'comment' AND n.notification_type = 'comment'
+                     AND n.content_type = req.content_type AND n.seq < req.id)
+     ORDER BY id
+       FOR UPDATE;
+
     FOREACH r IN ARRAY coalesce(v_requests, '{}') LOOP
         -- The changes this request's statements write are ordered by its id.
         PERFORM set_config('notifications.request', r.id::text, true);
@@ -57,7 +75,7 @@ BEGIN
             DELETE FROM notifications
              WHERE comment_id = ANY (r.comment_ids) AND notification_type = 'comment'
                AND content_type = r.content_type AND seq < r.id;
-        ELSIF r.kind = 'truncate' THEN
+        ELSIF r.kind = 'truncate' THEN  -- rare; its rows are locked as the DELETE meets them
             DELETE FROM notifications
              WHERE content_type = r.content_type
                AND (r.notification_type IS NULL OR notification_type = r.notification_type)

@@ -2,7 +2,7 @@
 -- AFTER INSERT / UPDATE / DELETE ON reactions and blog_post_reactions,
 -- FOR EACH STATEMENT, with transition tables. TG_ARGV[0] names the content
 -- ('post' or 'blog_post'): one function serves both twin tables.
---   INSERT  notifies each post's owner (notification_create_many);
+--   INSERT  notifies each post's owner (notification_create_one / _many);
 --   DELETE  (un-react, or a cascade from a purged post or user) asks the
 --           sequencer to retract those reactions' notifications;
 --   UPDATE  of emoji asks the sequencer to carry the new emoji over.
@@ -20,7 +20,17 @@ DECLARE
     v_content text := TG_ARGV[0];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF v_content = 'post' THEN
+        IF (SELECT count(*) FROM new_rows) = 1 THEN  -- the usual case: a cheaper query
+            IF v_content = 'post' THEN
+                PERFORM notification_create_one('reaction', v_content, post_id, user_id,
+                            user_ip::text, id, emoji::text, NULL, NULL)
+                   FROM new_rows;
+            ELSE
+                PERFORM notification_create_one('reaction', v_content, blog_post_id, user_id,
+                            user_ip::text, id, emoji::text, NULL, NULL)
+                   FROM new_rows;
+            END IF;
+        ELSIF v_content = 'post' THEN
             PERFORM notification_create_many('reaction', v_content, array_agg(post_id),
                         array_agg(user_id), array_agg(user_ip::text), array_agg(id),
                         array_agg(emoji::text), NULL, NULL)

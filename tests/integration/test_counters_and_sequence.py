@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from service.consistency import find_drift
+from service.queries import sql
 from tests.hostdata import add_post, add_user, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]
@@ -194,11 +195,9 @@ def test_32_concurrent_writers_keep_the_counter_exact_without_deadlock(
                             for _ in range(min(2, len(mine))):
                                 gone = mine.pop(rng.randrange(len(mine)))
                                 c.execute("DELETE FROM reactions WHERE id = %s", (gone,))
-                    else:
-                        owner = rng.choice(owners)
-                        c.execute("UPDATE notifications SET is_read = true, read_at = now()"
-                                  " WHERE user_id = %s AND actor_id = %s AND NOT is_read",
-                                  (owner, actors[index]))
+                    else:  # the owner marks everything read, as the API does
+                        c.execute(sql("mark_all_read"), {"user_id": rng.choice(owners),
+                                                         "up_to": None})
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
