@@ -668,9 +668,13 @@ def _tables(report: Report, cells: dict[tuple[str, str, str, int], Cell], size: 
                   "≥ 60% at every writer count", f"{worst_share:.0%} (worst of "
                   f"{len(size.writers)} writer counts, reactions and comments)",
                   worst_share >= 0.6 if full else None)
+    top_t = next(r for r in bulk_runs if r.rows == size.copy_rows[-1] and r.mode == "triggers")
+    top_b = next(r for r in bulk_runs if r.rows == size.copy_rows[-1] and r.mode == "bare")
+    top_copy = max(top_t.copy_s / top_b.copy_s, top_t.delete_s / top_b.delete_s)
     report.target(f"COPY and DELETE of {size.copy_rows[-1]:,} reactions, vs bare",
-                  "≤ 5×", f"{worst_copy:.1f}× (worst of COPY and DELETE, all sizes)",
-                  worst_copy <= 5 if full else None)
+                  "≤ 5×", f"COPY {top_t.copy_s / top_b.copy_s:.1f}×, DELETE "
+                  f"{top_t.delete_s / top_b.delete_s:.1f}× (worst at any size {worst_copy:.1f}×)",
+                  top_copy <= 5 if full else None)
     if fdatasync_us is not None:
         report.note(f"This disk: one 8 kB write + fdatasync takes {fdatasync_us:.0f} µs "
                     "(pg_test_fsync), the floor of one commit.")
