@@ -144,9 +144,11 @@ def rss_per_connection_without_deflate(url: str, size: WsSize, log: Path) -> flo
         fleet = Fleet(service.ws_url, size.users, size.processes, reconnect=False,
                       connect_parallel=size.connect_parallel, deflate=False)
         fleet.connect()
-        fleet.wait_connected(timeout=600, label="connecting without permessage-deflate")
+        fleet.wait_connected(timeout=600, label="connecting without permessage-deflate",
+                             settle=20.0)
         time.sleep(3.0)
-        return (service.rss_bytes() - before) / size.users
+        connected, _ = fleet.status()
+        return (service.rss_bytes() - before) / max(connected, 1)
     finally:
         if fleet is not None:
             fleet.close()

@@ -82,13 +82,22 @@ class Fleet:
         answers = self._all("status")
         return sum(a["connected"] for a in answers), sum(a["notifications"] for a in answers)
 
-    def wait_connected(self, timeout: float, label: str = "connecting") -> float:
+    def wait_connected(self, timeout: float, label: str = "connecting",
+                       settle: float | None = None) -> float:
+        """Seconds until every socket is open. With `settle`, also return (not raise)
+        once the count has not moved for that long: clients without reconnect that
+        were refused (HTTP 403, handshake limit) never come back."""
         progress = Progress(label, total=self.users, unit="sockets")
         deadline = time.monotonic() + timeout
+        last, moved = -1, time.monotonic()
         while True:
             connected, _ = self.status()
             progress.update(connected)
             if connected >= self.users:
+                return progress.done()
+            if connected != last:
+                last, moved = connected, time.monotonic()
+            if settle is not None and time.monotonic() - moved > settle:
                 return progress.done()
             if time.monotonic() > deadline:
                 counters = self.report()["counters"]
