@@ -120,9 +120,15 @@ async def fault_rounds(database_url: str, rounds: int, *, server: EmbeddedPostgr
             except AssertionError as exc:
                 problems.append(str(exc).splitlines()[0])
     problems += find_drift(database_url)
+    if stats.deadlocks or stats.serialization_failures:
+        problems.append(f"writers met {stats.deadlocks} deadlock(s) and "
+                        f"{stats.serialization_failures} serialization failure(s)")
     return {
         "rounds": rounds, "faults": injected, "seconds": round(elapsed, 1),
         "writes_committed": stats.commits, "writer_reconnects": stats.failures,
+        # The core promises none of these: a host write never fails on our account.
+        "writer_deadlocks": stats.deadlocks,
+        "writer_serialization_failures": stats.serialization_failures,
         "ws_messages": sum(c.messages for c in clients),
         "ws_reconnects": sum(c.connects - 1 for c in clients),
         # REST calls to a killed service fail to connect (no status); 5xx would be listed here.

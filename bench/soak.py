@@ -61,6 +61,8 @@ class SoakResult:
     workers: int
     writes_committed: int = 0
     writer_reconnects: int = 0
+    writer_deadlocks: int = 0  # the core promises none of these two
+    writer_serialization_failures: int = 0
     rest_statuses: dict[int, int] = field(default_factory=dict)
     ws_messages: int = 0
     ws_reconnects: int = 0
@@ -87,6 +89,9 @@ class SoakResult:
             found.append(f"REST 5xx: {self.rest_statuses}")
         if self.writes_committed == 0 or self.ws_messages == 0:
             found.append("no load was generated")
+        if self.writer_deadlocks or self.writer_serialization_failures:
+            found.append(f"writers met {self.writer_deadlocks} deadlock(s) and "
+                         f"{self.writer_serialization_failures} serialization failure(s)")
         if self.rss_growth_mib > rss_bound_mib:
             found.append(f"RSS grew {self.rss_growth_mib:.1f} MiB (bound {rss_bound_mib} MiB)")
         return found
@@ -144,6 +149,8 @@ async def soak(database_url: str, duration: float, *, workers: int = 1, owners: 
         result.rss_peak_mib = max(result.rss_samples_mib or [result.rss_end_mib])
     result.writes_committed = stats.commits
     result.writer_reconnects = stats.failures
+    result.writer_deadlocks = stats.deadlocks
+    result.writer_serialization_failures = stats.serialization_failures
     result.ws_messages = sum(c.messages for c in clients)
     result.ws_reconnects = sum(c.connects - 1 for c in clients)
     result.duplicates = sum(len(c.duplicates) for c in clients)

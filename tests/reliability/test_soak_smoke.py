@@ -5,25 +5,16 @@ from __future__ import annotations
 import pytest
 
 from bench import soak
-from tests.reliability.stream import WriterStats
 
 pytestmark = pytest.mark.timeout(150)
 
 
-def test_soak_smoke(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_soak_smoke(database_url: str) -> None:
     """20 s of writers, REST markers and churning sockets: no drift, loss, duplicate, 5xx, leak, deadlock."""
-    writers: list[WriterStats] = []
-
-    def tracked() -> WriterStats:  # the run's writer stats, to see its deadlocks too
-        writers.append(WriterStats())
-        return writers[-1]
-
-    monkeypatch.setattr(soak, "WriterStats", tracked)
     report = soak.run(20.0, database_url=database_url, rss_bound_mib=32.0)
-    print({k: v for k, v in report.items() if k != "rss_samples_mib"}, writers)
+    print({k: v for k, v in report.items() if k != "rss_samples_mib"})
     assert report["problems"] == []
     assert report["writes_committed"] > 500 and report["ws_messages"] > 500
     assert report["ws_reconnects"] > 5  # the churn really cut sockets off
     assert report["drift"] == [] and report["duplicates"] == 0
-    assert len(writers) == 1 and writers[0].commits == report["writes_committed"]
-    assert (writers[0].deadlocks, writers[0].serialization_failures) == (0, 0), writers[0]
+    assert (report["writer_deadlocks"], report["writer_serialization_failures"]) == (0, 0), report
