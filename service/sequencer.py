@@ -36,7 +36,6 @@ class Sequencer:
         self._poll_interval = poll_interval
         self._standby_interval = standby_interval
         self._max_backoff = max_backoff
-        self.leading = asyncio.Event()
 
     async def run(self) -> None:
         """Until cancelled: take the lead when free, sequence while leading, reconnect on failure."""
@@ -95,8 +94,4 @@ class Sequencer:
                 await asyncio.sleep(self._poll_interval)
 
     def _set_leading(self, value: bool) -> None:
-        if value:
-            self.leading.set()
-        else:
-            self.leading.clear()
         self._metrics.sequencer_leading.set(1 if value else 0)
