@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import psycopg
 
+from service.queries import sql
+
 # Users whose badge (the sequencer's count plus the deltas still waiting for it)
 # differs from their unread rows, including users with unread rows and no counter.
 COUNTER_DRIFT = """
@@ -49,4 +51,7 @@ def find_drift(database_url: str) -> list[str]:
         for user_id, first, last, count, head in conn.execute(EVENT_GAPS):
             problems.append(f"user {user_id}: replay events {first}..{last} ({count} rows) "
                             f"do not run contiguously to stream head {head}")
+        for notification_id, user_id, kind in conn.execute(sql("check_malformed_notifications")):
+            problems.append(f"user {user_id}: notification {notification_id} ({kind}) is malformed: "
+                            "it needs a known kind, exactly one content id and its kind's source id")
     return problems

@@ -44,18 +44,52 @@ BEGIN
     END IF;
 
     -- New comments, and comments an update made visible again (undelete).
-    -- Twin statements: each table names its content column differently.
-    IF TG_OP = 'INSERT' AND (SELECT count(*) FROM new_rows) = 1 THEN  -- the usual case
+    -- Twin statements: each table names its content column differently. The
+    -- usual case, an INSERT of one row, is one statement; see
+    -- notification_create_many().
+    IF TG_OP = 'INSERT' AND (SELECT count(*) FROM new_rows) = 1 THEN
         IF v_content = 'post' THEN
-            PERFORM notification_create_one('comment', v_content, post_id, author_id,
-                        author_ip::text, NULL, NULL, id, body)
-               FROM new_rows
-              WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
+            WITH created AS (
+                INSERT INTO notifications (
+                    user_id, notification_type, post_id, actor_id, actor_ip, actor_handle,
+                    actor_avatar_url, comment_id, comment_preview, content_title, content_url)
+                SELECT content.owner_id, 'comment', c.post_id, c.author_id,
+                       -- a signed-in actor's IP is not ours to keep
+                       CASE WHEN c.author_id IS NULL THEN c.author_ip::text END,
+                       actor.handle, actor.avatar_url, c.id, notification_comment_preview(c.body),
+                       content.title, content.url
+                  FROM new_rows AS c
+                 CROSS JOIN LATERAL notification_content('post', c.post_id) AS content
+                 CROSS JOIN LATERAL notification_allowed(content.owner_id, c.author_id, 'comment', 'post')
+                 CROSS JOIN LATERAL notification_within_limit(content.owner_id, c.author_id,
+                                                              c.author_ip::text, 1)
+                 CROSS JOIN LATERAL notification_actor(c.author_id) AS actor
+                 WHERE notification_comment_is_visible(c.hidden_by_mod, c.deleted_by_owner, c.deleted_by_mod)
+                RETURNING user_id, id
+            )
+            INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+            SELECT user_id, 'created', ARRAY[id], 1 FROM created;
         ELSE
-            PERFORM notification_create_one('comment', v_content, blog_post_id, author_id,
-                        author_ip::text, NULL, NULL, id, body)
-               FROM new_rows
-              WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
+            WITH created AS (
+                INSERT INTO notifications (
+                    user_id, notification_type, blog_post_id, actor_id, actor_ip, actor_handle,
+                    actor_avatar_url, comment_id, comment_preview, content_title, content_url)
+                SELECT content.owner_id, 'comment', c.blog_post_id, c.author_id,
+                       -- a signed-in actor's IP is not ours to keep
+                       CASE WHEN c.author_id IS NULL THEN c.author_ip::text END,
+                       actor.handle, actor.avatar_url, c.id, notification_comment_preview(c.body),
+                       content.title, content.url
+                  FROM new_rows AS c
+                 CROSS JOIN LATERAL notification_content('blog_post', c.blog_post_id) AS content
+                 CROSS JOIN LATERAL notification_allowed(content.owner_id, c.author_id, 'comment', 'blog_post')
+                 CROSS JOIN LATERAL notification_within_limit(content.owner_id, c.author_id,
+                                                              c.author_ip::text, 1)
+                 CROSS JOIN LATERAL notification_actor(c.author_id) AS actor
+                 WHERE notification_comment_is_visible(c.hidden_by_mod, c.deleted_by_owner, c.deleted_by_mod)
+                RETURNING user_id, id
+            )
+            INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+            SELECT user_id, 'created', ARRAY[id], 1 FROM created;
         END IF;
     ELSIF TG_OP = 'INSERT' AND v_content = 'post' THEN
         PERFORM notification_create_many('comment', v_content, array_agg(post_id),

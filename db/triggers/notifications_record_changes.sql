@@ -65,7 +65,7 @@ BEGIN
 END;
 $$;
 
--- Rows inserted from inside a trigger come from notification_create_one() or
+-- Rows inserted from inside a trigger come from the host-table triggers or
 -- notification_create_many(), which append their change in the same statement
 -- (a second statement trigger on every host write cost a fifth of it); every
 -- other insert (a DBA's, a script's) is recorded here.

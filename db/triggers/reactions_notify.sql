@@ -2,7 +2,8 @@
 -- AFTER INSERT / UPDATE / DELETE ON reactions and blog_post_reactions,
 -- FOR EACH STATEMENT, with transition tables. TG_ARGV[0] names the content
 -- ('post' or 'blog_post'): one function serves both twin tables.
---   INSERT  notifies each post's owner (notification_create_one / _many);
+--   INSERT  notifies each post's owner (one row here, more through
+--           notification_create_many());
 --   DELETE  (un-react, or a cascade from a purged post or user) asks the
 --           sequencer to retract those reactions' notifications;
 --   UPDATE  of emoji asks the sequencer to carry the new emoji over.
@@ -20,15 +21,47 @@ DECLARE
     v_content text := TG_ARGV[0];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF (SELECT count(*) FROM new_rows) = 1 THEN  -- the usual case: a cheaper query
+        -- The usual case, one row: one statement, written out for each twin
+        -- table (their content columns differ); see notification_create_many().
+        IF (SELECT count(*) FROM new_rows) = 1 THEN
             IF v_content = 'post' THEN
-                PERFORM notification_create_one('reaction', v_content, post_id, user_id,
-                            user_ip::text, id, emoji::text, NULL, NULL)
-                   FROM new_rows;
+                WITH created AS (
+                    INSERT INTO notifications (
+                        user_id, notification_type, post_id, actor_id, actor_ip, actor_handle,
+                        actor_avatar_url, reaction_id, emoji, content_title, content_url)
+                    SELECT content.owner_id, 'reaction', r.post_id, r.user_id,
+                           -- a signed-in actor's IP is not ours to keep
+                           CASE WHEN r.user_id IS NULL THEN r.user_ip::text END,
+                           actor.handle, actor.avatar_url, r.id, r.emoji, content.title, content.url
+                      FROM new_rows AS r
+                     CROSS JOIN LATERAL notification_content('post', r.post_id) AS content
+                     CROSS JOIN LATERAL notification_allowed(content.owner_id, r.user_id, 'reaction', 'post')
+                     CROSS JOIN LATERAL notification_within_limit(content.owner_id, r.user_id,
+                                                                  r.user_ip::text, 1)
+                     CROSS JOIN LATERAL notification_actor(r.user_id) AS actor
+                    RETURNING user_id, id
+                )
+                INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+                SELECT user_id, 'created', ARRAY[id], 1 FROM created;
             ELSE
-                PERFORM notification_create_one('reaction', v_content, blog_post_id, user_id,
-                            user_ip::text, id, emoji::text, NULL, NULL)
-                   FROM new_rows;
+                WITH created AS (
+                    INSERT INTO notifications (
+                        user_id, notification_type, blog_post_id, actor_id, actor_ip, actor_handle,
+                        actor_avatar_url, reaction_id, emoji, content_title, content_url)
+                    SELECT content.owner_id, 'reaction', r.blog_post_id, r.user_id,
+                           -- a signed-in actor's IP is not ours to keep
+                           CASE WHEN r.user_id IS NULL THEN r.user_ip::text END,
+                           actor.handle, actor.avatar_url, r.id, r.emoji, content.title, content.url
+                      FROM new_rows AS r
+                     CROSS JOIN LATERAL notification_content('blog_post', r.blog_post_id) AS content
+                     CROSS JOIN LATERAL notification_allowed(content.owner_id, r.user_id, 'reaction', 'blog_post')
+                     CROSS JOIN LATERAL notification_within_limit(content.owner_id, r.user_id,
+                                                                  r.user_ip::text, 1)
+                     CROSS JOIN LATERAL notification_actor(r.user_id) AS actor
+                    RETURNING user_id, id
+                )
+                INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta)
+                SELECT user_id, 'created', ARRAY[id], 1 FROM created;
             END IF;
         ELSIF v_content = 'post' THEN
             PERFORM notification_create_many('reaction', v_content, array_agg(post_id),

@@ -93,6 +93,43 @@ def test_counter_is_never_negative_and_has_no_cap(conn: Conn) -> None:
     assert find_drift(conn.info.dsn) == [f"user {owner}: unread counter -1 but 0 unread rows"]
 
 
+
+def test_check_reports_rows_of_the_wrong_shape(conn: Conn) -> None:
+    """0004 dropped the CHECKs on notifications (their parse cost every host statement), so a
+    malformed row written by hand is caught by `notifications check` instead; well-formed
+    rows from every trigger path are never reported."""
+    owner, actor = add_user(conn, "owner"), add_user(conn, "bob")
+    post = add_post(conn, owner)
+    react(conn, post, actor)  # one-row path
+    conn.execute("INSERT INTO reactions (post_id, user_id, emoji) SELECT %s, %s, 'x'"
+                 " FROM generate_series(1, 3)", (post, actor))  # the set-based path
+    conn.execute("INSERT INTO comments (id, post_id, author_id, body)"
+                 " VALUES (gen_random_uuid(), %s, %s, 'hi')", (post, actor))
+    sequence(conn)
+    assert find_drift(conn.info.dsn) == []
+    bad = [
+        # a comment without its comment id
+        ("comment", post, None, None),
+        # both content ids
+        ("reaction", post, post, 999_001),
+        # an unknown kind
+        ("like", post, None, 999_002),
+    ]
+    ids = []
+    for kind, post_id, blog_post_id, reaction_id in bad:
+        row = conn.execute(
+            "INSERT INTO notifications (user_id, notification_type, post_id, blog_post_id,"
+            " reaction_id, actor_handle, content_title) VALUES (%s, %s, %s, %s, %s, 'x', 't')"
+            " RETURNING id", (owner, kind, post_id, blog_post_id, reaction_id)).fetchone()
+        assert row is not None
+        ids.append(str(row[0]))
+    sequence(conn)
+    problems = find_drift(conn.info.dsn)
+    assert sorted(problems) == sorted(
+        f"user {owner}: notification {i} ({kind}) is malformed: it needs a known kind, exactly"
+        " one content id and its kind's source id" for i, (kind, *_) in zip(ids, bad, strict=True))
+
+
 def test_positions_are_gap_free_and_events_match(conn: Conn) -> None:
     """Every change takes the next position of its user's stream; each notification's 'created'
     event lists it."""
