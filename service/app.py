@@ -1,8 +1,8 @@
 """The app factory: `create_app(settings, database_url)` -> Litestar.
 
 The lifespan owns the connection pool, the socket hub, the LISTEN loop, the
-sequencer (which leads in one process per database) and the in-service
-retention loop; nothing lives in module globals, so tests can
+sequencer (which leads in one process per database), the in-service
+retention loop and the garbage-collector policy; nothing lives in module globals, so tests can
 build as many apps as they like.
 """
 
@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from service.auth import TokenVerifier
 from service.fanout import Hub
+from service.gc_policy import run_gc_policy_forever
 from service.listener import Listener
 from service.metrics import Metrics
 from service.paths import REPO_ROOT
@@ -88,6 +89,11 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             tasks.append(asyncio.create_task(
                 run_retention_forever(settings, database_url, metrics_),
                 name="notifications-retention"))
+        if settings.gc_freeze_interval > 0:
+            tasks.append(asyncio.create_task(
+                run_gc_policy_forever(settings.gc_freeze_interval, settings.gc_full_interval,
+                                      metrics_),
+                name="notifications-gc"))
         try:
             yield
         finally:

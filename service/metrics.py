@@ -108,6 +108,15 @@ class Metrics:
     stalled_resyncs: Counter = field(default_factory=lambda: Counter(
         "notifications_ws_stalled_resyncs_total",
         "Sockets told to reload because the replay log could not advance them (a hole)."))
+    gc_frozen_objects: Gauge = field(default_factory=lambda: Gauge(
+        "notifications_gc_frozen_objects",
+        "Objects in the garbage collector's permanent generation (service/gc_policy.py)."))
+    gc_full_passes: Counter = field(default_factory=lambda: Counter(
+        "notifications_gc_full_passes_total",
+        "Full garbage-collector passes over the frozen objects (NOTIFICATIONS_GC_FULL_INTERVAL)."))
+    gc_full_pass_seconds: Gauge = field(default_factory=lambda: Gauge(
+        "notifications_gc_last_full_pass_seconds",
+        "The pause of the last full garbage-collector pass."))
 
     def render(self) -> str:
         labels = f'pid="{os.getpid()}"'
@@ -116,6 +125,7 @@ class Metrics:
                        self.listener_reconnects, self.listener_connected, self.replays,
                        self.resyncs, self.slow_closes, self.handshakes_refused,
                        self.retention_runs, self.sequencer_leading, self.sequencer_rows,
-                       self.sequencer_batch_seconds, self.stalled_resyncs):
+                       self.sequencer_batch_seconds, self.stalled_resyncs,
+                       self.gc_frozen_objects, self.gc_full_passes, self.gc_full_pass_seconds):
             lines.extend(metric.render(labels))
         return "\n".join(lines) + "\n"

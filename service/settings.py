@@ -41,6 +41,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_first_delay: float = 60.0  # seconds after start before the first run
     # How often the sequencer looks for newly committed changes when it has caught up.
     sequencer_interval: float = 0.01
+    # Garbage collector (service/gc_policy.py): freeze what survived every so many
+    # seconds (0 leaves CPython's defaults), and a full pass over the frozen every so many.
+    gc_freeze_interval: float = 2.0
+    gc_full_interval: float = 600.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -76,6 +80,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
             "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),
+            "gc_freeze_interval": get("NOTIFICATIONS_GC_FREEZE_INTERVAL"),
+            "gc_full_interval": get("NOTIFICATIONS_GC_FULL_INTERVAL"),
         }
         given = {k: v for k, v in raw.items() if v is not None}
         # strict=False lets "8000" decode as 8000: the environment is all strings.
