@@ -108,9 +108,6 @@ class Metrics:
     stalled_resyncs: Counter = field(default_factory=lambda: Counter(
         "notifications_ws_stalled_resyncs_total",
         "Sockets told to reload because the replay log could not advance them (a hole)."))
-    gc_frozen_objects: Gauge = field(default_factory=lambda: Gauge(
-        "notifications_gc_frozen_objects",
-        "Objects in the garbage collector's permanent generation (service/gc_policy.py)."))
     gc_full_passes: Counter = field(default_factory=lambda: Counter(
         "notifications_gc_full_passes_total",
         "Full garbage-collector passes over the frozen objects (NOTIFICATIONS_GC_FULL_INTERVAL)."))
@@ -126,6 +123,6 @@ class Metrics:
                        self.resyncs, self.slow_closes, self.handshakes_refused,
                        self.retention_runs, self.sequencer_leading, self.sequencer_rows,
                        self.sequencer_batch_seconds, self.stalled_resyncs,
-                       self.gc_frozen_objects, self.gc_full_passes, self.gc_full_pass_seconds):
+                       self.gc_full_passes, self.gc_full_pass_seconds):
             lines.extend(metric.render(labels))
         return "\n".join(lines) + "\n"

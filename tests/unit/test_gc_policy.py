@@ -23,8 +23,8 @@ def test_a_cycle_frozen_while_alive_is_freed_by_the_full_pass_only() -> None:
         a, b = Node(), Node()
         a.other, b.other = b, a
         gone = weakref.ref(a)
-        freeze_survivors(metrics)
-        assert metrics.gc_frozen_objects.value == gc.get_freeze_count() > 0
+        freeze_survivors()
+        assert gc.get_freeze_count() > 0
         del a, b
         gc.collect()  # a frozen cycle is invisible to ordinary collections
         assert gone() is not None
