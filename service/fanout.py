@@ -138,9 +138,12 @@ class Hub:
             by_user: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
             for event in events:
                 by_user[int(event[0])].append(event)
+            # Grouped once: a wakeup for 500 users must not scan every row per user.
+            rows_by_user: dict[int, dict[uuid.UUID, Any]] = defaultdict(dict)
+            for notification_id, (owner, row) in rows.items():
+                rows_by_user[owner][notification_id] = row
             for user_id, user_events in by_user.items():
-                owned = {i: n for i, (owner, n) in rows.items() if owner == user_id}
-                await self._fan_out(user_id, user_events, owned)
+                await self._fan_out(user_id, user_events, rows_by_user.get(user_id, {}))
                 self._resync_stalled(fetched_for[user_id], user_id, user_events[-1])
             users = [u for u in users
                      if len(by_user.get(u, ())) == self._page_size and self._by_user.get(u)]

@@ -48,6 +48,10 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         # Our messages are small JSON; per-socket compression state roughly doubled
         # the server memory per connection (docs/BENCHMARKS.md) for little gain.
         "ws_per_message_deflate": False,
+        # No protocol-level pings: clients ping every 25 s and a silent socket is closed
+        # after NOTIFICATIONS_WS_IDLE_TIMEOUT; at 10k sockets uvicorn's pings were 500
+        # writes a second, a fifth of the service's CPU (docs/BENCHMARKS.md).
+        "ws_ping_interval": None,
         "timeout_graceful_shutdown": 5,
     }
     if workers <= 1:
