@@ -8,11 +8,16 @@ is safe to show to the client: it never echoes the token.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.types import Options
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from psycopg import AsyncConnection
@@ -26,6 +31,56 @@ MAX_TOKEN_LENGTH = 8192
 
 # users.id is a PostgreSQL integer (serial): anything larger names nobody.
 MAX_USER_ID = 2**31 - 1
+# An `exp` this far out (the year 36812) is a token that never expires by mistake.
+MAX_EXP = 2**40
+# The time claims we check ourselves, after PyJWT has checked the signature: its
+# own checks accept `"exp": "1893456000"` (RFC 7519 wants a JSON number) and an
+# `exp` too large for a timer, and which claims it checks varies by version.
+PYJWT_OPTIONS: Options = {
+    "require": ["exp"], "verify_exp": False, "verify_nbf": False, "verify_iat": False,
+    "verify_aud": False, "verify_iss": False, "verify_sub": False, "verify_jti": False}
+
+
+SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _canonical_segment(segment: str) -> bool:
+    """Unpadded base64url in its one canonical spelling (RFC 7515). Python's decoder
+    skips stray characters and ignores the spare bits of the last one, so without this
+    many spellings of one token would verify: a token is one exact string or nothing."""
+    if not SEGMENT.fullmatch(segment):
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        return False
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == segment
+
+
+def _numeric_date(value: object) -> bool:
+    """A JSON number (RFC 7519 NumericDate): int or float, finite, not a boolean."""
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def check_time_claims(claims: dict[str, Any], now: float) -> None:
+    """`exp` a number in the future (before MAX_EXP), `nbf` and `iat` numbers if
+    present, `nbf` not in the future; no `aud` (this service has no audience)."""
+    exp = claims.get("exp")
+    if not _numeric_date(exp):
+        raise AuthError("token exp claim must be a number")
+    assert isinstance(exp, int | float)
+    if exp <= now:
+        raise AuthError("token expired")
+    if exp >= MAX_EXP:
+        raise AuthError("token exp claim is too far in the future")
+    for claim in ("nbf", "iat"):
+        if claim in claims and not _numeric_date(claims[claim]):
+            raise AuthError(f"token {claim} claim must be a number")
+    if "nbf" in claims and claims["nbf"] > now:
+        raise AuthError("token is not valid yet (nbf)")
+    if "aud" in claims:
+        raise AuthError("token is meant for an audience; this service accepts none")
 
 
 class AuthError(Exception):
@@ -57,26 +112,27 @@ class TokenVerifier:
         """Verify signature and expiry; return the claims."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise AuthError("malformed token")
+        segments = token.split(".")
+        if len(segments) != 3 or not all(_canonical_segment(part) for part in segments):
+            raise AuthError("malformed token")
         try:
             claims: dict[str, Any] = jwt.decode(
                 token, self._secret, algorithms=["HS256"],
-                options={"require": ["exp"]},
+                options=PYJWT_OPTIONS,
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise AuthError("token expired") from exc
         except jwt.InvalidSignatureError as exc:
             raise AuthError("invalid token signature") from exc
         except jwt.MissingRequiredClaimError as exc:
             raise AuthError("token has no exp claim") from exc
         except jwt.InvalidTokenError as exc:
             raise AuthError("malformed token") from exc
+        check_time_claims(claims, time.time())
         return claims
 
     async def authenticate(self, token: str) -> Caller:
         """The caller named by a valid token, or AuthError."""
         claims = self.decode(token)
-        exp = claims.get("exp")
-        expires_at = float(exp) if isinstance(exp, int | float) else 0.0
+        expires_at = float(claims["exp"])  # a number: check_time_claims
         if self._claim == "user_id":
             user_id = claims.get("user_id")
             # bool is an int in Python; a token saying `true` names nobody.

@@ -100,9 +100,8 @@ def test_list_shape_order_and_unread_only(service: RunningService,
     """The list is newest first, carries position and count, and unread_only filters."""
     owner, actor = new_user(db), new_user(db, "actor")
     post = add_post(db, owner, "Sunset")
-    first = react(db, post, actor, "🔥")
+    react(db, post, actor, "🔥")
     react(db, post, actor, "❤️")
-    assert first
     wait_until_sequenced(db)
     with client(service, owner) as c:
         page = c.get("/").json()

@@ -152,12 +152,23 @@ async def test_socket_never_carries_another_users_changes(service: RunningServic
         task = asyncio.create_task(collect())
         db.execute("UPDATE notifications SET is_read = true WHERE user_id = %s", (victim,))
         db.execute("DELETE FROM notifications WHERE user_id = %s", (victim,))
+        late_actor = add_user(db, "late_actor_ws")
         react(db, db.execute("SELECT id FROM posts WHERE owner_id = %s", (victim,)).fetchone()[0],  # type: ignore[index]
-              add_user(db, "late_actor_ws"), "🆕")
-        await asyncio.sleep(1.0)
+              late_actor, "🆕")
+        # Positive control: the attacker's own change, written after all of the victim's,
+        # arrives; the victim's would have been sequenced and announced before it.
+        react(db, add_post(db, attacker, "attacker's own"), late_actor, "✅")
+        def own_arrived() -> bool:
+            return any((json.loads(raw).get("notification") or {}).get("emoji") == "✅"
+                       for raw in received)
+        for _ in range(100):
+            if own_arrived():
+                break
+            await asyncio.sleep(0.05)
         task.cancel()
     everything = "\n".join(received)
     assert json.loads(received[0])["user_id"] == attacker
+    assert own_arrived(), received
     assert all(nid not in everything for nid in ids)
     assert "B's secret artwork" not in everything and "🆕" not in everything
     for name, forged in forged_tokens(attacker, victim, service.secret).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, cast
 
 import jwt
@@ -13,6 +14,15 @@ from service.auth import AuthError, TokenVerifier, bearer_token
 from tests.tokens import make_token
 
 SECRET = "unit-secret-" * 6  # long enough for every HMAC size PyJWT checks
+
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def spare_bit_flipped(token: str) -> str:
+    """The same signature bytes spelled differently: an HS256 signature is 32 bytes, 43
+    characters, and the last one's two low bits are spare."""
+    return token[:-1] + B64URL[B64URL.index(token[-1]) ^ 1]
 
 
 def verifier(claim: str = "user_id") -> TokenVerifier:
@@ -35,7 +45,23 @@ def test_valid_token_names_the_user() -> None:
     (make_token(0, SECRET), "token has no valid integer user_id claim"),
     (make_token("7", SECRET), "token has no valid integer user_id claim"),
     (make_token(2**31, SECRET), "token has no valid integer user_id claim"),
+    (jwt.encode({"user_id": 1, "exp": str(int(time.time()) + 600)}, SECRET, algorithm="HS256"),
+     "token exp claim must be a number"),
+    (jwt.encode({"user_id": 1, "exp": True}, SECRET, algorithm="HS256"),
+     "token exp claim must be a number"),
+    (jwt.encode({"user_id": 1, "exp": 2**62}, SECRET, algorithm="HS256"),
+     "token exp claim is too far in the future"),
+    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 600, "nbf": int(time.time()) + 300},
+                SECRET, algorithm="HS256"), "token is not valid yet (nbf)"),
+    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 600, "iat": "yesterday"},
+                SECRET, algorithm="HS256"), "token iat claim must be a number"),
+    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 600, "aud": "other-site"},
+                SECRET, algorithm="HS256"),
+     "token is meant for an audience; this service accepts none"),
     ("a.b.c", "malformed token"),
+    (make_token(1, SECRET) + "=", "malformed token"),
+    (spare_bit_flipped(make_token(1, SECRET)), "malformed token"),
+    (make_token(1, SECRET).replace(".", ".!", 1), "malformed token"),
     ("", "malformed token"),
     ("x" * 9000, "malformed token"),
 ])
@@ -45,6 +71,16 @@ def test_bad_tokens_are_refused_with_a_clear_message(token: str, message: str) -
         asyncio.run(verifier().authenticate(token))
     assert str(refused.value) == message
     assert token[:20] not in str(refused.value) or not token
+
+
+def test_float_exp_past_nbf_and_foreign_claims_are_accepted() -> None:
+    """RFC 7519 allows a fractional NumericDate; iss, jti and the host's own claims are ignored."""
+    now = time.time()
+    token = jwt.encode({"user_id": 5, "exp": now + 600.5, "nbf": now - 60, "iat": now - 60,
+                        "iss": "https://site.example", "jti": 17, "role": ["admin"]},
+                       SECRET, algorithm="HS256")
+    caller = asyncio.run(verifier().authenticate(token))
+    assert caller.user_id == 5 and 590 < caller.seconds_left() <= 601
 
 
 def test_unsigned_none_algorithm_is_refused() -> None:
