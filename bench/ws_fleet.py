@@ -148,6 +148,7 @@ class Commit:
     recipient: int
     due: float  # when the schedule wanted it
     committed: float  # when COMMIT returned (monotonic)
+    commit_sent: float = 0.0  # just before COMMIT was sent: where delivery latency starts
 
 
 class Writer:
@@ -196,15 +197,23 @@ class Writer:
                     actor = 1 + (recipient + rng.randint(0, self.users - 2)) % self.users
                     comment_id = str(uuid.uuid4())
                     try:
+                        # INSERT and COMMIT apart, so the clock starts before the
+                        # COMMIT is sent: a notification can never arrive earlier.
+                        conn.execute("BEGIN")
                         conn.execute(INSERT_COMMENT, {"id": comment_id, "post": recipient,
                                                       "actor": actor})
+                        commit_sent = time.monotonic()
+                        conn.execute("COMMIT")
                     except psycopg.Error:
                         with self._lock:
                             self.errors += 1
+                        with contextlib.suppress(psycopg.Error):
+                            conn.execute("ROLLBACK")
                         continue
                     committed = time.monotonic()
                     with self._lock:
-                        self.commits.append(Commit(comment_id, recipient, due, committed))
+                        self.commits.append(Commit(comment_id, recipient, due, committed,
+                                                   commit_sent))
 
         threads = [threading.Thread(target=work, daemon=True) for _ in range(self.connections)]
         for thread in threads:

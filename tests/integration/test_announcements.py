@@ -8,6 +8,7 @@ users whose stream moved.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,7 +28,6 @@ from tests.hostdata import (
 
 Conn = psycopg.Connection[Any]
 CHANNEL = "notifications_v2"
-QUIET = 0.5  # seconds a listener waits to show that nothing arrives
 
 
 @pytest.fixture
@@ -37,8 +37,18 @@ def listener(database_url: str) -> Iterator[Conn]:
         yield c
 
 
-def received(listener: Conn, timeout: float = QUIET) -> list[str]:
-    return [n.payload for n in listener.notifies(timeout=timeout) if n.channel == CHANNEL]
+def received(conn: Conn, listener: Conn) -> list[str]:
+    """Every payload announced so far, in order, and nothing later: a marker NOTIFY sent now
+    arrives after all of them (PostgreSQL delivers notifications in commit order), so
+    silence is proven without a waiting window."""
+    marker = f"marker-{uuid.uuid4()}"
+    conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, marker))
+    payloads: list[str] = []
+    for notify in listener.notifies(timeout=30):
+        if notify.payload == marker:
+            return payloads
+        payloads.append(notify.payload)
+    raise AssertionError("the marker NOTIFY never arrived")
 
 
 def ids(payload: str) -> list[int]:
@@ -60,9 +70,9 @@ def test_a_host_commit_alone_announces_nothing(conn: Conn, listener: Conn) -> No
         react(conn, post, actor)
         comment(conn, post, actor, "hi")
     assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (2,)  # committed
-    assert received(listener, 1.0) == []
+    assert received(conn, listener) == []
     assert sequence(conn) == 2  # two statements, two changes, one batch
-    assert received(listener) == [str(owner)]
+    assert received(conn, listener) == [str(owner)]
     assert last_event(conn, owner) == (2, "created", 2)
 
 
@@ -77,13 +87,13 @@ def test_one_batch_announces_each_moved_user_once(conn: Conn, listener: Conn) ->
     react(conn, p1, actor)  # another host transaction
     comment(conn, p2, actor, "hi")  # and another
     conn.execute("UPDATE notifications SET is_read = true WHERE user_id = %s", (u1,))
-    assert received(listener) == []
+    assert received(conn, listener) == []
     assert sequence(conn) > 0
-    payloads = received(listener)
+    payloads = received(conn, listener)
     assert len(payloads) == 1
     assert ids(payloads[0]) == sorted([u1, u2])
     assert sequence(conn) == 0  # nothing left: no second, empty announcement
-    assert received(listener) == []
+    assert received(conn, listener) == []
 
 
 def test_every_kind_of_change_is_announced(conn: Conn, listener: Conn) -> None:
@@ -100,9 +110,9 @@ def test_every_kind_of_change_is_announced(conn: Conn, listener: Conn) -> None:
     ]
     for position, (kind, change) in enumerate(changes, start=1):
         change()
-        assert received(listener) == [], kind  # the host's commit alone: silence
+        assert received(conn, listener) == [], kind  # the host's commit alone: silence
         sequence(conn)
-        assert received(listener) == [str(owner)], kind
+        assert received(conn, listener) == [str(owner)], kind
         assert last_event(conn, owner)[:2] == (position, kind)
     assert unread_state(conn, owner) == (0, 0)
 
@@ -115,7 +125,7 @@ def test_rolled_back_transaction_changes_and_announces_nothing(conn: Conn, liste
     post = add_post(conn, owner)
     kept = react(conn, post, actor)
     sequence(conn)
-    assert received(listener) == [str(owner)]
+    assert received(conn, listener) == [str(owner)]
     with psycopg.connect(database_url) as writer:
         react(writer, post, actor)
         comment(writer, post, actor, "never")
@@ -125,7 +135,7 @@ def test_rolled_back_transaction_changes_and_announces_nothing(conn: Conn, liste
     assert conn.execute("SELECT count(*) FROM notification_changes").fetchone() == (0,)
     assert conn.execute("SELECT count(*) FROM notification_requests").fetchone() == (0,)
     assert sequence(conn) == 0
-    assert received(listener, 1.0) == []
+    assert received(conn, listener) == []
     assert conn.execute("SELECT reaction_id, is_read FROM notifications").fetchall() == [(kept, False)]
     assert last_event(conn, owner) == (1, "created", 1)
 
@@ -136,7 +146,7 @@ def test_payload_stays_tiny_whatever_the_data(conn: Conn, listener: Conn) -> Non
     blog = add_blog_post(conn, owner, title="T" * 200)
     comment_blog(conn, blog, actor, "€" * 1_000_000)
     sequence(conn)
-    payloads = received(listener)
+    payloads = received(conn, listener)
     assert payloads == [str(owner)]
     assert all(len(p.encode()) <= 12 for p in payloads)  # an int's digits, far under 8000 bytes
 
@@ -153,7 +163,7 @@ def test_payload_of_a_big_batch_is_chunked_under_the_notify_limit(conn: Conn, li
     conn.execute("INSERT INTO reactions (post_id, user_id, emoji) SELECT id, %s, 'x' FROM posts",
                  (actor,))
     sequence(conn)
-    payloads = received(listener, 1.0)
+    payloads = received(conn, listener)
     assert len(payloads) == 3
     announced = [u for p in payloads for u in ids(p)]
     assert sorted(announced) == sorted(owners) and len(set(announced)) == len(announced)
@@ -169,7 +179,7 @@ def test_announce_switch_silences_notify_but_keeps_rows_exact(conn: Conn, listen
     react(conn, post, actor)
     conn.execute("UPDATE notifications SET is_read = true WHERE seq = (SELECT min(seq) FROM notifications)")
     assert sequence(conn) > 0
-    assert received(listener, 1.0) == []
+    assert received(conn, listener) == []
     assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (2,)
     assert conn.execute("SELECT unread_count, last_seq FROM notification_counters"
                         " WHERE user_id = %s", (owner,)).fetchone() == (1, 3)
