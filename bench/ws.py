@@ -6,7 +6,8 @@ Clients run in separate processes (4 × 2,500 sockets at full size), each
 socket one user, authenticated with a signed token, pinging every 25 s as
 the browser client does. A writer commits host `comments` INSERTs at a fixed
 rate, each for a random connected user, and records the moment just before
-it sent each COMMIT; the clients record when the matching notification
+it sent each INSERT (autocommit: the INSERT and its COMMIT in one round
+trip); the clients record when the matching notification
 arrived (both on CLOCK_MONOTONIC, one clock for all processes), so a
 notification can never seem to arrive before its commit. Every committed
 comment must arrive exactly once.
@@ -252,7 +253,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                  ["rate", "committed", "achieved /s", "received", "p50 ms", "p90 ms", "p99 ms",
                   "max ms", "mean ms", "server-side mean ms", "lost", "misrouted",
                   "service CPU"], rows,
-                 note="Latency runs from the moment just before the writer sent COMMIT to the "
+                 note="Latency runs from the moment just before the writer sent the INSERT (and "
+                      "its COMMIT, in one round trip) to the "
                       "moment the client process parsed the message (it cannot be negative). "
                       "server-side mean = the service's own delivery-lag metric (the event's "
                       "created_at, the sequencer's transaction start, to queued for the "
@@ -265,7 +267,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         ["stale (position already applied, dropped)", counters.get("stale", 0)],
         ["position gaps", counters.get("gaps", 0)],
         ["connect failures", counters.get("connect_failures", 0)],
-        ["receipts timed before their COMMIT was sent (a clock error; kept in the percentiles)",
+        ["receipts timed before their INSERT was sent (a clock error; kept in the percentiles)",
          sum(1 for d in deliveries for x in d.latencies_s if x < 0)],
     ])
     full = size_name == "full"
@@ -293,7 +295,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                 "with fsync on; its trigger writes the row and a change row; the service's "
                 "sequencer (polling every 10 ms) gives it its position, appends the event and "
                 "NOTIFYs once per batch; the one LISTEN connection wakes, reads the events and "
-                "pushes to the socket. Latency is from just before the writer sends COMMIT to "
+                "pushes to the socket. Latency is from just before the writer sends the INSERT to "
                 "the client receiving the message, so it includes the commit's own WAL flush "
                 "and the sequencer's wait.")
     _plot(report, deliveries, connected_report["connect_times"], out_dir)
