@@ -92,7 +92,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         if settings.gc_freeze_interval > 0:
             tasks.append(asyncio.create_task(
                 run_gc_policy_forever(settings.gc_freeze_interval, settings.gc_full_interval,
-                                      metrics_),
+                                      metrics_, hub.churn),
                 name="notifications-gc"))
         try:
             yield

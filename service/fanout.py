@@ -96,24 +96,37 @@ class Hub:
         self._page_size = page_size
         self._by_user: dict[int, set[Subscriber]] = defaultdict(set)
         self.handshakes = 0  # sockets between upgrade and the end of their replay
+        self.closed_total = 0  # sockets removed since start (the GC policy watches churn)
+        # Counted, not summed over users: a connect wave at 10k sockets must not pay
+        # a pass over every user per socket.
+        self._open = 0
 
     def add(self, sub: Subscriber) -> None:
-        self._by_user[sub.user_id].add(sub)
-        self._metrics.open_sockets.set(self.socket_count())
+        subs = self._by_user[sub.user_id]
+        if sub not in subs:
+            subs.add(sub)
+            self._open += 1
+        self._metrics.open_sockets.set(self._open)
 
     def remove(self, sub: Subscriber) -> None:
         subs = self._by_user.get(sub.user_id)
-        if subs is not None:
+        if subs is not None and sub in subs:
+            self._open -= 1
+            self.closed_total += 1
             subs.discard(sub)
             if not subs:
                 del self._by_user[sub.user_id]
-        self._metrics.open_sockets.set(self.socket_count())
+        self._metrics.open_sockets.set(self._open)
 
     def connected_users(self) -> list[int]:
         return list(self._by_user)
 
+    def churn(self) -> tuple[int, int]:
+        """(sockets closed since start, sockets open now)."""
+        return self.closed_total, self.socket_count()
+
     def socket_count(self) -> int:
-        return sum(len(s) for s in self._by_user.values())
+        return self._open
 
     def close_all(self, code: int, reason: str) -> None:
         for subs in list(self._by_user.values()):

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import weakref
 
-from service.gc_policy import freeze_survivors, full_pass, run_gc_policy_forever
+from service.gc_policy import freeze_survivors, full_pass, full_pass_due, run_gc_policy_forever
 from service.metrics import Metrics
 
 
@@ -36,12 +36,28 @@ def test_a_cycle_frozen_while_alive_is_freed_by_the_full_pass_only() -> None:
         gc.unfreeze()
 
 
+def test_garbage_cycles_are_collected_not_frozen() -> None:
+    """Freezing alone would keep a cycle that was already unreachable: the policy collects first."""
+    gc.disable()  # no automatic collection may free it first
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        assert gone() is not None  # unreachable, but only the cyclic collector frees it
+        freeze_survivors()
+        assert gone() is None
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
 def test_the_policy_task_freezes_on_its_interval_and_unfreezes_when_cancelled() -> None:
     metrics = Metrics()
 
     async def main() -> tuple[int, int]:
         gc.unfreeze()
-        task = asyncio.create_task(run_gc_policy_forever(0.05, 0.12, metrics))
+        task = asyncio.create_task(run_gc_policy_forever(0.05, 0.12, metrics, lambda: (0, 10)))
         await asyncio.sleep(0.3)
         frozen = gc.get_freeze_count()
         task.cancel()
@@ -52,3 +68,27 @@ def test_the_policy_task_freezes_on_its_interval_and_unfreezes_when_cancelled() 
     assert frozen_while_running > 0
     assert metrics.gc_full_passes.value >= 1  # 0.3 s at a 0.12 s full interval
     assert frozen_after == 0
+
+
+def test_socket_churn_brings_the_full_pass_forward() -> None:
+    """A quarter of the open sockets closed (at least 100) triggers the full pass early."""
+    assert not full_pass_due(99, 10)
+    assert full_pass_due(100, 10)
+    assert not full_pass_due(2_499, 10_000)
+    assert full_pass_due(2_500, 10_000)
+    metrics = Metrics()
+    closed = [0]
+
+    async def main() -> None:
+        gc.unfreeze()
+        task = asyncio.create_task(run_gc_policy_forever(0.05, 3600, metrics,
+                                                         lambda: (closed[0], 1_000)))
+        await asyncio.sleep(0.2)
+        assert metrics.gc_full_passes.value == 0  # no churn, long interval
+        closed[0] = 250
+        await asyncio.sleep(0.2)
+        assert metrics.gc_full_passes.value == 1  # once, then counted from there
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
