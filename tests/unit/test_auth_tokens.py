@@ -13,6 +13,9 @@ from psycopg_pool import AsyncConnectionPool
 from service.auth import AuthError, TokenVerifier, bearer_token
 from tests.tokens import make_token
 
+# Tokens in the parameter lists are built when the module is collected, minutes before
+# a full suite runs them: their times must stay valid (or not) for far longer.
+DAY = 86_400
 SECRET = "unit-secret-" * 6  # long enough for every HMAC size PyJWT checks
 
 
@@ -45,17 +48,17 @@ def test_valid_token_names_the_user() -> None:
     (make_token(0, SECRET), "token has no valid integer user_id claim"),
     (make_token("7", SECRET), "token has no valid integer user_id claim"),
     (make_token(2**31, SECRET), "token has no valid integer user_id claim"),
-    (jwt.encode({"user_id": 1, "exp": str(int(time.time()) + 600)}, SECRET, algorithm="HS256"),
+    (jwt.encode({"user_id": 1, "exp": str(int(time.time()) + DAY)}, SECRET, algorithm="HS256"),
      "token exp claim must be a number"),
     (jwt.encode({"user_id": 1, "exp": True}, SECRET, algorithm="HS256"),
      "token exp claim must be a number"),
     (jwt.encode({"user_id": 1, "exp": 2**62}, SECRET, algorithm="HS256"),
      "token exp claim is too far in the future"),
-    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 600, "nbf": int(time.time()) + 300},
+    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 2 * DAY, "nbf": int(time.time()) + DAY},
                 SECRET, algorithm="HS256"), "token is not valid yet (nbf)"),
-    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 600, "iat": "yesterday"},
+    (jwt.encode({"user_id": 1, "exp": int(time.time()) + DAY, "iat": "yesterday"},
                 SECRET, algorithm="HS256"), "token iat claim must be a number"),
-    (jwt.encode({"user_id": 1, "exp": int(time.time()) + 600, "aud": "other-site"},
+    (jwt.encode({"user_id": 1, "exp": int(time.time()) + DAY, "aud": "other-site"},
                 SECRET, algorithm="HS256"),
      "token is meant for an audience; this service accepts none"),
     ("a.b.c", "malformed token"),
