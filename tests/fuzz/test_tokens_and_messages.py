@@ -29,7 +29,8 @@ from tests.tokens import make_token
 __all__ = ["service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(240)
 API = "/api/notifications"
-FUZZ = settings(max_examples=60, deadline=None, database=None,
+# print_blob: a failure prints the @reproduce_failure line that replays it exactly.
+FUZZ = settings(max_examples=60, deadline=None, database=None, print_blob=True,
                 suppress_health_check=list(HealthCheck))
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text(30),
