@@ -78,7 +78,9 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         await pool.open()
         metrics_ = Metrics()
         hub = Hub(pool, metrics_)
-        listener = Listener(database_url, hub.sync, hub.connected_users, metrics_)
+        listener = Listener(database_url, hub.sync, hub.connected_users, metrics_,
+                            probe_interval=settings.listener_probe_interval,
+                            probe_timeout=settings.listener_probe_timeout)
         sequencer = Sequencer(database_url, metrics_, poll_interval=settings.sequencer_interval)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
                          sequencer=sequencer,

@@ -28,12 +28,14 @@ class Listener:
 
     def __init__(self, database_url: str, sync: Callable[[Iterable[int]], Awaitable[None]],
                  connected_users: Callable[[], list[int]], metrics: Metrics, *,
-                 probe_interval: float = 10.0, max_backoff: float = 10.0) -> None:
+                 probe_interval: float = 10.0, probe_timeout: float = 5.0,
+                 max_backoff: float = 10.0) -> None:
         self._url = database_url
         self._sync = sync
         self._connected_users = connected_users
         self._metrics = metrics
         self._probe_interval = probe_interval
+        self._probe_timeout = probe_timeout
         self._max_backoff = max_backoff
         self._pending: set[int] = set()
         self._wake = asyncio.Event()
@@ -49,6 +51,8 @@ class Listener:
                     async with await psycopg.AsyncConnection.connect(
                         self._url, autocommit=True, keepalives=1, keepalives_idle=30,
                         keepalives_interval=10, keepalives_count=3,
+                        # A path that went silent must not hang the reconnect either.
+                        connect_timeout=max(2, round(self._probe_timeout)),
                         application_name="notifications-listener",
                     ) as conn:
                         await conn.execute(f"LISTEN {CHANNEL}")
@@ -83,8 +87,15 @@ class Listener:
                 except ValueError:
                     log.warning("ignored a notification whose payload is not user ids")
             if not heard:
-                # Idle: make sure the connection is still alive.
-                await conn.execute("SELECT 1")
+                # Idle: make sure the connection is still alive. A silent network path
+                # (a partition, a dead NAT entry) would leave the probe waiting for
+                # the kernel's retransmissions, a quarter of an hour: bound it.
+                try:
+                    await asyncio.wait_for(conn.execute("SELECT 1"), self._probe_timeout)
+                except TimeoutError as exc:
+                    raise psycopg.OperationalError(
+                        f"LISTEN connection did not answer its probe in {self._probe_timeout:g}s"
+                    ) from exc
 
     def wake(self, user_ids: Iterable[int]) -> None:
         """Queue users for the dispatcher (also used after reconnect)."""
