@@ -141,6 +141,31 @@ def test_cleanup_finishes_while_a_host_transaction_is_held_open(conn: Conn, data
     assert find_drift(database_url) == []
 
 
+
+def test_a_purged_users_stream_waits_for_its_pending_retractions(conn: Conn,
+                                                                database_url: str) -> None:
+    """The purge's retractions are still requests when retention runs: the stream stays until
+    they are applied (dropped before, the sequencer restarted it at 0 and folded the
+    deletions into a badge of -1); once nothing is left, the next run drops it."""
+    owner, actor = add_user(conn, "purged"), add_user(conn, "actor")
+    post = add_post(conn, owner)
+    react(conn, post, actor)
+    sequence(conn)
+    assert unread_state(conn, owner) == (1, 1)
+    conn.execute("DELETE FROM users WHERE id = %s", (owner,))  # cascades: a retract request
+    assert conn.execute("SELECT count(*) FROM notification_requests").fetchone() == (1,)
+    run_cleanup(database_url, retention_days=90, event_retention_days=7, batch_size=100)
+    assert conn.execute("SELECT count(*) FROM notification_counters WHERE user_id = %s",
+                        (owner,)).fetchone() == (1,)  # kept: a retraction will move it
+    sequence(conn)
+    assert find_drift(database_url) == []
+    assert conn.execute("SELECT unread_count FROM notification_counters WHERE user_id = %s",
+                        (owner,)).fetchone() == (0,)
+    run_cleanup(database_url, retention_days=90, event_retention_days=7, batch_size=100)
+    assert conn.execute("SELECT count(*) FROM notification_counters WHERE user_id = %s",
+                        (owner,)).fetchone() == (0,)
+    assert find_drift(database_url) == []
+
 def test_only_one_instance_runs_retention_at_a_time(conn: Conn, database_url: str) -> None:
     """While another session holds the retention lock, cleanup skips and deletes nothing."""
     owner, actor = add_user(conn, "owner"), add_user(conn, "bob")
