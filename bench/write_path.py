@@ -360,10 +360,9 @@ def cost_breakdown(url: str, size: WriteSize) -> tuple[dict[str, float], list[tu
     the commit; and the PL/pgSQL functions' own time."""
     params = {"users": size.users, "posts": size.users * size.posts_per_user,
               "rows": size.bulk_rows}
-    # Literals, not parameters: a DO block takes none (the values are the bench's own).
-    loop = ONE_ROW_LOOP % {"rows": min(ONE_ROW_STATEMENTS, size.bulk_rows),
-                           "posts": params["posts"], "users": size.users}
     loop_rows = min(ONE_ROW_STATEMENTS, size.bulk_rows)
+    # Literals, not parameters: a DO block takes none (the values are the bench's own).
+    loop = ONE_ROW_LOOP % {"rows": loop_rows, "posts": params["posts"], "users": size.users}
     set_mode(url, "reaction", "triggers")
     disable = "ALTER TABLE reactions DISABLE TRIGGER notifications_on_reaction_insert"
     per_row = 1e6 / size.bulk_rows

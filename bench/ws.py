@@ -7,10 +7,10 @@ socket one user, authenticated with a signed token, pinging every 25 s as
 the browser client does. A writer commits host `comments` INSERTs at a fixed
 rate, each for a random connected user, and records the moment just before
 it sent each INSERT (autocommit: the INSERT and its COMMIT in one round
-trip); the clients record when the matching notification
-arrived (both on CLOCK_MONOTONIC, one clock for all processes), so a
-notification can never seem to arrive before its commit. Every committed
-comment must arrive exactly once.
+trip); the clients record when the matching notification arrived (both on
+CLOCK_MONOTONIC, one clock for all processes), so a notification can never
+seem to arrive before its commit. Every committed comment must arrive
+exactly once.
 
     .venv/bin/python -m bench.ws --size full
 """
@@ -254,8 +254,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                   "max ms", "mean ms", "server-side mean ms", "lost", "misrouted",
                   "service CPU"], rows,
                  note="Latency runs from the moment just before the writer sent the INSERT (and "
-                      "its COMMIT, in one round trip) to the "
-                      "moment the client process parsed the message (it cannot be negative). "
+                      "its COMMIT, in one round trip) to the moment the client process parsed "
+                      "the message (it cannot be negative). "
                       "server-side mean = the service's own delivery-lag metric (the event's "
                       "created_at, the sequencer's transaction start, to queued for the "
                       "socket). service CPU is the share of one core the service process used "

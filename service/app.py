@@ -2,8 +2,8 @@
 
 The lifespan owns the connection pool, the socket hub, the LISTEN loop, the
 sequencer (which leads in one process per database), the in-service
-retention loop and the garbage-collector policy; nothing lives in module globals, so tests can
-build as many apps as they like.
+retention loop and the garbage-collector policy; nothing lives in module
+globals, so tests can build as many apps as they like.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 from jwt.types import Options
@@ -57,7 +57,7 @@ def _canonical_segment(segment: str) -> bool:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == segment
 
 
-def _numeric_date(value: object) -> bool:
+def _numeric_date(value: object) -> TypeGuard[int | float]:
     """A JSON number (RFC 7519 NumericDate): int or float, finite, not a boolean."""
     return (isinstance(value, int | float) and not isinstance(value, bool)
             and math.isfinite(value))
@@ -69,7 +69,6 @@ def check_time_claims(claims: dict[str, Any], now: float) -> None:
     exp = claims.get("exp")
     if not _numeric_date(exp):
         raise AuthError("token exp claim must be a number")
-    assert isinstance(exp, int | float)
     if exp <= now:
         raise AuthError("token expired")
     if exp >= MAX_EXP:

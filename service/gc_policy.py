@@ -35,7 +35,7 @@ from service.metrics import Metrics
 log = logging.getLogger(__name__)
 
 
-def freeze_survivors() -> None:
+def freeze_tracked() -> None:
     """Move every object the collector tracks into the permanent generation."""
     gc.freeze()
 
@@ -60,10 +60,9 @@ def full_pass_due(closed_since: int, open_now: int) -> bool:
 
 async def run_gc_policy_forever(interval: float, full_interval: float, metrics: Metrics,
                                 churn: Callable[[], tuple[int, int]]) -> None:
-    """Every `interval` s collect the unfrozen and freeze the survivors; a full pass when
-    `churn()` (sockets closed since start, sockets open) says enough closed, or every
-    `full_interval` s."""
-    freeze_survivors()  # the imported modules and the app, once started
+    """Freeze every `interval` s; a full pass instead when `churn()` (sockets closed since
+    start, sockets open) says enough closed, or every `full_interval` s."""
+    freeze_tracked()  # the imported modules and the app, once started
     last_full = time.monotonic()
     closed_at_full = churn()[0]
     try:
@@ -75,7 +74,7 @@ async def run_gc_policy_forever(interval: float, full_interval: float, metrics: 
                 full_pass(metrics)
                 last_full, closed_at_full = time.monotonic(), closed
             else:
-                freeze_survivors()
+                freeze_tracked()
     finally:
         # Another app in this process (tests build many) starts from a clean state.
         gc.unfreeze()

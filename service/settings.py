@@ -44,11 +44,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Garbage collector (service/gc_policy.py): freeze every so many seconds (0 leaves
     # CPython's defaults), and a full pass over the frozen at least every so many.
     gc_freeze_interval: float = 2.0
+    gc_full_interval: float = 600.0
     # The LISTEN connection, when it has heard nothing for this long, runs a probe that
     # must answer within listener_probe_timeout, or it reconnects (and catches up).
     listener_probe_interval: float = 10.0
     listener_probe_timeout: float = 5.0
-    gc_full_interval: float = 600.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -85,9 +85,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
             "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),
             "gc_freeze_interval": get("NOTIFICATIONS_GC_FREEZE_INTERVAL"),
+            "gc_full_interval": get("NOTIFICATIONS_GC_FULL_INTERVAL"),
             "listener_probe_interval": get("NOTIFICATIONS_LISTENER_PROBE_INTERVAL"),
             "listener_probe_timeout": get("NOTIFICATIONS_LISTENER_PROBE_TIMEOUT"),
-            "gc_full_interval": get("NOTIFICATIONS_GC_FULL_INTERVAL"),
         }
         given = {k: v for k, v in raw.items() if v is not None}
         # strict=False lets "8000" decode as 8000: the environment is all strings.

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import weakref
 
-from service.gc_policy import freeze_survivors, full_pass, full_pass_due, run_gc_policy_forever
+from service.gc_policy import freeze_tracked, full_pass, full_pass_due, run_gc_policy_forever
 from service.metrics import Metrics
 
 
@@ -23,7 +23,7 @@ def test_a_cycle_frozen_while_alive_is_freed_by_the_full_pass_only() -> None:
         a, b = Node(), Node()
         a.other, b.other = b, a
         gone = weakref.ref(a)
-        freeze_survivors()
+        freeze_tracked()
         assert gc.get_freeze_count() > 0
         del a, b
         gc.collect()  # a frozen cycle is invisible to ordinary collections
@@ -45,7 +45,7 @@ def test_garbage_frozen_at_a_freeze_is_reclaimed_by_the_full_pass() -> None:
         a.other, b.other = b, a
         gone = weakref.ref(a)
         del a, b
-        freeze_survivors()
+        freeze_tracked()
         gc.collect()
         assert gone() is not None
         full_pass(metrics)
