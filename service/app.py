@@ -81,7 +81,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         listener = Listener(database_url, hub.sync, hub.connected_users, metrics_,
                             probe_interval=settings.listener_probe_interval,
                             probe_timeout=settings.listener_probe_timeout)
-        sequencer = Sequencer(database_url, metrics_, poll_interval=settings.sequencer_interval)
+        sequencer = Sequencer(database_url, metrics_, poll_interval=settings.sequencer_interval,
+                              timeout=settings.sequencer_timeout)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
                          sequencer=sequencer,
                          verifier=TokenVerifier(secret, settings.jwt_user_claim, pool))

@@ -7,6 +7,12 @@ in a loop on a dedicated connection: each call applies the hosts' requests
 user's stream, and sends one `pg_notify('notifications_v2', '<user ids>')`
 per batch. Every other instance retries the lock every `standby_interval`
 seconds, so one takes over within seconds when the leader dies.
+
+A leader whose network path goes silent (a partition: no reset, no close)
+must not keep the lock: each batch must answer within `timeout` or this
+process reconnects, and the server ends the session on its side once it has
+been idle (or unable to send) that long, which releases the lock for
+whichever instance asks next, this one included.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import asyncio
 import logging
 import random
 import time
+from typing import LiteralString
 
 import psycopg
 
@@ -30,8 +37,10 @@ class Sequencer:
     """Leads while it holds the lock; polls for committed changes every `poll_interval`."""
 
     def __init__(self, database_url: str, metrics: Metrics, *, poll_interval: float = 0.005,
-                 standby_interval: float = 2.0, max_backoff: float = 10.0) -> None:
+                 standby_interval: float = 2.0, timeout: float = 10.0,
+                 max_backoff: float = 10.0) -> None:
         self._url = database_url
+        self._timeout = timeout
         self._metrics = metrics
         self._poll_interval = poll_interval
         self._standby_interval = standby_interval
@@ -45,9 +54,8 @@ class Sequencer:
                 try:
                     async with await psycopg.AsyncConnection.connect(
                         self._url, autocommit=True, application_name="notifications-sequencer",
-                        # Never queue for long behind a lock (a DBA's open transaction):
-                        # give up, and the same changes go in the next batch.
-                        options="-c lock_timeout=2000",
+                        options=self._session_options(),
+                        connect_timeout=max(2, round(self._timeout)),
                         keepalives=1, keepalives_idle=30, keepalives_interval=10,
                         keepalives_count=3,
                     ) as conn:
@@ -66,9 +74,33 @@ class Sequencer:
         finally:
             self._set_leading(False)
 
+    def _session_options(self) -> str:
+        ms = int(self._timeout * 1000)
+        return " ".join((
+            # Never queue for long behind a lock (a DBA's open transaction): give up,
+            # and the same changes go in the next batch.
+            "-c lock_timeout=2000",
+            f"-c statement_timeout={ms}",
+            # The server's side of a silent path: a session idle this long (its
+            # client gone quiet) or unable to deliver bytes ends, and with it the lock.
+            f"-c idle_session_timeout={ms}",
+            f"-c tcp_user_timeout={ms}",
+        ))
+
+    async def _fetch(self, conn: psycopg.AsyncConnection[tuple[object, ...]], query: LiteralString,
+                     params: dict[str, object] | None = None) -> tuple[object, ...] | None:
+        """One round trip, bounded: a silent path raises instead of waiting on TCP."""
+        async def round_trip() -> tuple[object, ...] | None:
+            return await (await conn.execute(query, params)).fetchone()
+        try:
+            return await asyncio.wait_for(round_trip(), self._timeout)
+        except TimeoutError as exc:
+            raise psycopg.OperationalError(
+                f"sequencer connection did not answer in {self._timeout:g}s") from exc
+
     async def _wait_for_lead(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         while True:
-            row = await (await conn.execute(sql("sequencer_try_lead"))).fetchone()
+            row = await self._fetch(conn, sql("sequencer_try_lead"))
             if row is not None and row[0]:
                 return
             await asyncio.sleep(self._standby_interval * random.uniform(0.75, 1.25))
@@ -77,8 +109,7 @@ class Sequencer:
         while True:
             started = time.perf_counter()
             try:
-                row = await (await conn.execute(sql("sequence_batch"),
-                                                {"max_rows": BATCH_ROWS})).fetchone()
+                row = await self._fetch(conn, sql("sequence_batch"), {"max_rows": BATCH_ROWS})
             except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable) as exc:
                 # Our batch met one of the service's own short writers (mark-read):
                 # nothing was taken, the same changes wait for the next batch.

@@ -41,6 +41,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_first_delay: float = 60.0  # seconds after start before the first run
     # How often the sequencer looks for newly committed changes when it has caught up.
     sequencer_interval: float = 0.01
+    # A sequencer round trip must answer within this many seconds, and the server ends a
+    # sequencer session that has been silent this long: the lead moves on (see sequencer.py).
+    sequencer_timeout: float = 10.0
     # Garbage collector (service/gc_policy.py): freeze every so many seconds (0 leaves
     # CPython's defaults), and a full pass over the frozen at least every so many.
     gc_freeze_interval: float = 2.0
@@ -84,6 +87,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
             "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),
+            "sequencer_timeout": get("NOTIFICATIONS_SEQUENCER_TIMEOUT"),
             "gc_freeze_interval": get("NOTIFICATIONS_GC_FREEZE_INTERVAL"),
             "gc_full_interval": get("NOTIFICATIONS_GC_FULL_INTERVAL"),
             "listener_probe_interval": get("NOTIFICATIONS_LISTENER_PROBE_INTERVAL"),

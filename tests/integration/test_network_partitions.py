@@ -1,11 +1,13 @@
-"""A LISTEN connection whose network path goes silent (no reset, no close) is found and replaced.
+"""A connection whose network path goes silent (no reset, no close) is found and replaced.
 
 A partition or a dead NAT entry leaves a TCP connection that neither errors
-nor delivers: NOTIFYs stop arriving and an unbounded probe would wait for
-the kernel's retransmissions, a quarter of an hour. Here the service talks
-to PostgreSQL through a proxy that can silence the listener's connection
-(bytes dropped both ways, nothing closed) while every other connection and
-every new one flows.
+nor delivers: an unbounded round trip would wait for the kernel's
+retransmissions, a quarter of an hour. Here the service talks to PostgreSQL
+through a proxy that can silence one of its connections (bytes dropped both
+ways, nothing closed) while every other connection and every new one flows:
+the LISTEN connection (NOTIFYs stop arriving), and the sequencer's (which
+also holds the sequencer lock, so nothing would be numbered or announced
+again until the server let go of it).
 """
 
 from __future__ import annotations
@@ -133,3 +135,38 @@ async def test_a_silent_listen_connection_is_replaced_and_nothing_is_missed(
         log = svc.log_text()
         assert "LISTEN connection lost (OperationalError)" in log, log[-2000:]
         assert "LISTEN connection re-established" in log
+
+
+async def test_a_silent_sequencer_connection_gives_up_the_lead_and_nothing_is_missed(
+        database_url: str, conn: psycopg.Connection[Any]) -> None:
+    owner, actor = add_user(conn, "partitioned"), add_user(conn, "actor")
+    post = add_post(conn, owner)
+    env = {"NOTIFICATIONS_SEQUENCER_TIMEOUT": "2"}
+    with proxied(database_url) as (proxy, url), running_service(url, env=env) as svc:
+        token = make_token(owner, svc.secret)
+        async with connect(f"{svc.ws_url}?token={token}&since=0") as ws:
+            assert (await recv_json(ws))["type"] == "hello"
+            react(conn, post, actor, "before")
+            assert (await recv_json(ws, timeout=30))["notification"]["emoji"] == "before"
+            assert proxy.silence("notifications-sequencer") == 1
+            # Committed while the lock's holder cannot be reached: only once the server
+            # ends that session can anyone (here the same process, reconnected) lead.
+            react(conn, post, actor, "during")
+            started = time.monotonic()
+            try:
+                message = await recv_json(ws, timeout=60)
+            except TimeoutError:
+                raise AssertionError(svc.log_text()[-3000:]) from None
+            assert message["type"] == "notification", message
+            assert message["notification"]["emoji"] == "during"
+            assert message["position"] == 2, message
+            assert time.monotonic() - started < 55
+        log = svc.log_text()
+        assert "sequencer connection lost (OperationalError)" in log, log[-2000:]
+        assert log.count("this process is now the sequencer") == 2, log[-2000:]
+    # The silenced session ended on the server (the proxy still holds its socket open):
+    # nothing of ours is left holding the lock once the service has stopped.
+    holders = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'notifications-sequencer'"
+    ).fetchone()
+    assert holders is not None and holders[0] == 0
