@@ -26,6 +26,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from psycopg_pool import AsyncConnectionPool
 
+from service import store
 from service.auth import TokenVerifier
 from service.fanout import Hub
 from service.gc_policy import run_gc_policy_forever
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = REPO_ROOT / "web"
 MAX_BODY_BYTES = 64 * 1024
+RETRY_AFTER_SECONDS = 2
 
 
 def _demo_handlers(settings: Settings, database_url: str) -> list[ControllerRouterHandler]:
@@ -61,6 +63,13 @@ def invalid_utf8_body(request: Request[Any, Any, Any], exc: UnicodeDecodeError) 
                     status_code=400)
 
 
+def database_unavailable(request: Request[Any, Any, Any],
+                         exc: store.DatabaseUnavailable) -> Response[Any]:
+    """An outage is answered at once, with when to try again, never left hanging."""
+    return Response({"status_code": 503, "detail": "the database is unavailable; retry shortly"},
+                    status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> Litestar:
     """A Litestar app serving the API, the WebSocket, /web/ and operations endpoints."""
     if not settings.jwt_secret:
@@ -74,6 +83,11 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             open=False, name="notifications", kwargs={"application_name": "notifications-api"},
             # No check on checkout (a round trip per request): store.run retries on
             # another connection when a pooled one died with a PostgreSQL restart.
+            timeout=settings.db_timeout,
+            # psycopg_pool retries a lost connection with a delay that doubles without a
+            # cap: after a 20 s outage a slot would wait up to half a minute more. Giving
+            # the slot up instead makes the next request connect at once.
+            reconnect_timeout=settings.db_timeout,
         )
         await pool.open()
         metrics_ = Metrics()
@@ -127,7 +141,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             render_plugins=[SwaggerRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
-        exception_handlers={UnicodeDecodeError: invalid_utf8_body},
+        exception_handlers={UnicodeDecodeError: invalid_utf8_body,
+                            store.DatabaseUnavailable: database_unavailable},
         # The host's pages may live on another origin. Tokens travel in a header, never
         # in cookies, so credentials stay off; the allow-list is the socket's.
         cors_config=CORSConfig(
@@ -140,7 +155,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         # Litestar only logs unexpected errors, through them, and never 4xx as tracebacks.
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always",
-            disable_stack_trace={400, 401, 403, 404, 405, 413},
+            disable_stack_trace={400, 401, 403, 404, 405, 413, 503, store.DatabaseUnavailable},
             loggers={"litestar": {"level": settings.log_level.upper(), "handlers": [],
                                   "propagate": True}},
         ),

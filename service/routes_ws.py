@@ -27,6 +27,7 @@ BEARER_PREFIX = "bearer."
 AUTH_TIMEOUT = 5.0
 MAX_CLIENT_MESSAGE = 4096
 CLOSE_PROTOCOL, CLOSE_AUTH, CLOSE_ORIGIN, CLOSE_IDLE = 4400, 4401, 4403, 4408
+CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 
 
 class CloseSocket(Exception):
@@ -218,6 +219,9 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         await _close(socket, close.code, close.reason)
     except WebSocketDisconnect:
         pass
+    except store.DatabaseUnavailable:
+        # An outage: "try again later"; the client reconnects with backoff and `since`.
+        await _close(socket, CLOSE_TRY_AGAIN, "database unavailable")
     except Exception:
         log.exception("WebSocket handler failed")
         await _close(socket, 1011, "internal error")

@@ -31,6 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_queue_size: int = 256
     pool_min_size: int = 2
     pool_max_size: int = 10
+    # The longest a request waits for a working database connection (retries included)
+    # before it is answered 503; also how long the pool keeps retrying a lost connection
+    # before it gives up the slot and connects afresh on the next request.
+    db_timeout: float = 5.0
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
     ws_replay_limit: int = 1000  # a `since` further behind than this gets `resync`
@@ -80,6 +84,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_queue_size": get("NOTIFICATIONS_WS_QUEUE_SIZE"),
             "pool_min_size": get("NOTIFICATIONS_POOL_MIN_SIZE"),
             "pool_max_size": get("NOTIFICATIONS_POOL_MAX_SIZE"),
+            "db_timeout": get("NOTIFICATIONS_DB_TIMEOUT"),
             "log_level": get("NOTIFICATIONS_LOG_LEVEL"),
             "log_format": get("NOTIFICATIONS_LOG_FORMAT"),
             "ws_replay_limit": get("NOTIFICATIONS_WS_REPLAY_LIMIT"),

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from service.queries import sql
 from service.schemas import Notification, Preferences, PreferencesUpdate
@@ -28,6 +28,10 @@ WRITE_ATTEMPTS = 4
 
 class UnknownUser(LookupError):
     """The token names a user id that has no row in users."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """No working connection within the pool's timeout: the API answers 503 at once."""
 
 
 def notification_from_row(row: dict[str, Any]) -> Notification:
@@ -132,15 +136,27 @@ async def run(pool: AsyncConnectionPool[Any], work: Callable[[AConn], Awaitable[
     lost connection: after a PostgreSQL restart every idle pooled connection is
     dead, and the pool drops each one as it comes back broken. Checking every
     connection on checkout would cost a round trip per request instead.
+
+    Finding a working connection takes at most the pool's `timeout` in all,
+    retries included (NOTIFICATIONS_DB_TIMEOUT); past it, DatabaseUnavailable:
+    during an outage a request is answered 503 in seconds, never left hanging.
     """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + pool.timeout
     conflicts = 0
-    for _ in range(attempts + pool.max_size + 1):
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise DatabaseUnavailable("no working database connection")
         try:
-            async with pool.connection() as conn:
+            async with pool.connection(timeout=remaining) as conn:
                 if not transaction:
                     return await work(conn)
                 async with conn.transaction():
                     return await work(conn)
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable("no database connection became free or could be made "
+                                      f"within {pool.timeout:g}s") from exc
         except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
             conflicts += 1
             if conflicts == attempts:
@@ -152,4 +168,3 @@ async def run(pool: AsyncConnectionPool[Any], work: Callable[[AConn], Awaitable[
             if not _lost_connection(exc):
                 raise
             log.info("retrying on another connection after a lost one: %s", type(exc).__name__)
-    raise psycopg.OperationalError("no working database connection")

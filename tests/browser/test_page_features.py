@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from playwright.sync_api import BrowserContext, Page, Route
+from playwright.sync_api import BrowserContext, Page
 
 from tests.browser.helpers import open_as, page_items, post_id, user_id, wait_for_badge, wait_until_live
 from tests.hostdata import add_post, add_user, comment, react, unread_state
-from tests.servers import RunningService
+from tests.netproxy import proxied
+from tests.servers import RunningService, running_service
 
 SHADOW = "document.querySelector('notifications-page').shadowRoot"
 STATE = "document.querySelector('notifications-page').getAttribute('state')"
@@ -155,29 +156,39 @@ def test_preferences_form_saves_to_the_service(
 
 
 def test_loading_error_and_retry_states(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, database_url: str, conn: psycopg.Connection[Any]
 ) -> None:
-    """While the list cannot load the page says so and offers a retry, which then shows the list."""
-    react(conn, post_id(conn, "p-alice-1"), user_id(conn, "bob"))
-    page = context.new_page()
-    failing = True
+    """While the database is unreachable the page says so and offers a retry, which then shows the list.
 
-    def list_route(route: Route) -> None:
-        if failing:
-            route.fulfill(status=503, content_type="application/json",
-                          body='{"status_code": 503, "detail": "down for a moment"}')
-        else:
-            route.continue_()
-
-    page.route("**/api/notifications/?*", list_route)
-    page.goto(f"{demo.base_url}/demo/notifications?as=alice")
-    wait_until_live(page)  # joining the stream may trigger one more (failing) load; let it settle
-    page.wait_for_function(f"() => {STATE} === 'error'")
-    state_text = page.evaluate(f"() => {SHADOW}.querySelector('.state').textContent")
-    assert "Couldn't load notifications" in state_text
-    failing = False
-    page.locator("notifications-page button.retry").click()
-    page.wait_for_function(f"() => {STATE} === 'ready' && {SHADOW}.querySelectorAll('li.item').length === 1")
+    A real outage: the demo service talks to PostgreSQL through a proxy that
+    resets its connections and refuses new ones, so the list request meets the
+    service's own 503, not a stubbed response.
+    """
+    env = {"NOTIFICATIONS_DB_TIMEOUT": "2"}
+    with proxied(database_url) as (proxy, url), running_service(url, demo=True, env=env) as demo:
+        react(conn, post_id(conn, "p-alice-1"), user_id(conn, "bob"))
+        page = open_as(context, demo, "/demo/notifications", "alice")
+        one_item = f"() => {STATE} === 'ready' && {SHADOW}.querySelectorAll('li.item').length === 1"
+        page.wait_for_function(one_item)
+        statuses: list[int] = []
+        page.on("response", lambda r: statuses.append(r.status) if "/api/notifications/" in r.url else None)
+        proxy.cut()
+        # A user action that loads again: the grouped view.
+        page.locator("notifications-page button[data-view=grouped]").click()
+        page.wait_for_function(f"() => {STATE} === 'error'", timeout=20_000)
+        state_text = page.evaluate(f"() => {SHADOW}.querySelector('.state').textContent")
+        assert "Couldn't load notifications" in state_text and "503" in state_text, state_text
+        assert 503 in statuses, statuses
+        proxy.restore()
+        page.locator("notifications-page button.retry").click()
+        one_group = f"() => {STATE} === 'ready' && {SHADOW}.querySelectorAll('li.group').length === 1"
+        page.wait_for_function(one_group, timeout=20_000)
+        page.locator("notifications-page button[data-view=list]").click()
+        page.wait_for_function(one_item)
+        # The socket came back on its own, and live updates flow again.
+        wait_until_live(page, timeout=30_000)
+        comment(conn, post_id(conn, "p-alice-1"), user_id(conn, "bob"), "after the outage")
+        page.wait_for_function(f"() => {SHADOW}.querySelectorAll('li.item').length === 2", timeout=20_000)
 
 
 def test_demo_panel_acts_as_another_user_and_the_badge_follows(

@@ -13,97 +13,20 @@ again until the server let go of it).
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.hostdata import add_post, add_user, react
 from tests.integration.ws_client import connect, recv_json
+from tests.netproxy import proxied
 from tests.servers import running_service
 from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
-
-
-class SilencingProxy:
-    """TCP proxy to PostgreSQL that can silence the open connections whose startup packet
-    names an application (the listener's), as a partition would; later ones flow."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self._server.getsockname()[1])
-        self._connections: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def silence(self, application_name: str) -> int:
-        """Silence the open connections of this application; how many there were."""
-        with self._lock:
-            hit = [c for c in self._connections if c["app"] == application_name.encode()]
-            for connection in hit:
-                connection["silent"] = True
-        return len(hit)
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self._target)
-            state: dict[str, Any] = {"app": b"", "silent": False}
-            with self._lock:
-                self._connections.append(state)
-            threading.Thread(target=self._pump, args=(client, upstream, state, True),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, state, False),
-                             daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, state: dict[str, Any],
-              from_client: bool) -> None:
-        while True:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if from_client and not state["app"]:
-                # The startup packet (after libpq's SSL request, refused here in clear
-                # text) names the application.
-                found = re.search(rb"application_name\x00([^\x00]*)\x00", data)
-                if found:
-                    state["app"] = found.group(1)
-            with self._lock:
-                silent = state["silent"]
-            if silent:
-                continue  # dropped: no error, no close, nothing arrives
-            try:
-                dst.sendall(data)
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self._server.close()
-
-
-@contextmanager
-def proxied(database_url: str) -> Iterator[tuple[SilencingProxy, str]]:
-    params = conninfo_to_dict(database_url)
-    proxy = SilencingProxy(str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432))
-    try:
-        yield proxy, make_conninfo(database_url, host="127.0.0.1", port=str(proxy.port))
-    finally:
-        proxy.close()
 
 
 async def test_a_silent_listen_connection_is_replaced_and_nothing_is_missed(

@@ -1,0 +1,141 @@
+"""A TCP proxy between the service and PostgreSQL that plays the network's faults.
+
+`silence(app)` drops the bytes of one application's open connections both
+ways and closes nothing, as a partition or a dead NAT entry would; `cut()`
+is an outage as the service sees one: every open connection is reset and
+new ones are refused until `restore()`. PostgreSQL itself keeps running, so
+the test's own connection (direct, not through the proxy) still works.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+
+class FaultProxy:
+    """TCP proxy to PostgreSQL; see the module's docstring for the faults it plays."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        self._connections: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._down = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def silence(self, application_name: str) -> int:
+        """Silence the open connections of this application; how many there were."""
+        with self._lock:
+            hit = [c for c in self._connections if c["app"] == application_name.encode()]
+            for connection in hit:
+                connection["silent"] = True
+        return len(hit)
+
+    def cut(self) -> int:
+        """Reset every open connection and refuse new ones; how many were open."""
+        with self._lock:
+            self._down = True
+            open_now, self._connections = self._connections, []
+        for connection in open_now:
+            for sock in connection["sockets"]:
+                _reset(sock)
+        return len(open_now)
+
+    def restore(self) -> None:
+        """Accept and forward new connections again."""
+        with self._lock:
+            self._down = False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            with self._lock:
+                down = self._down
+            if down:
+                _reset(client)  # refused, as by a server that is not there
+                continue
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                _reset(client)
+                continue
+            state: dict[str, Any] = {"app": b"", "silent": False, "sockets": (client, upstream)}
+            with self._lock:
+                self._connections.append(state)
+            threading.Thread(target=self._pump, args=(client, upstream, state, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, state, False),
+                             daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, state: dict[str, Any],
+              from_client: bool) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                with self._lock:
+                    silent = state["silent"]
+                if not silent:  # a silenced peer never learns of the close either
+                    _reset(dst)
+                return
+            if from_client and not state["app"]:
+                # The startup packet (after libpq's SSL request, refused here in clear
+                # text) names the application.
+                found = re.search(rb"application_name\x00([^\x00]*)\x00", data)
+                if found:
+                    state["app"] = found.group(1)
+            with self._lock:
+                silent = state["silent"]
+            if silent:
+                continue  # dropped: no error, no close, nothing arrives
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def _through(database_url: str, port: int) -> str:
+    """The same database at 127.0.0.1:port, in the form it was given (URL or key=value)."""
+    if not database_url.startswith(("postgresql://", "postgres://")):
+        return make_conninfo(database_url, host="127.0.0.1", port=str(port))
+    parts = urlsplit(database_url)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with an RST (SO_LINGER 0), as a dead peer's kernel answers."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        sock.close()
+    except OSError:
+        pass
+
+
+@contextmanager
+def proxied(database_url: str) -> Iterator[tuple[FaultProxy, str]]:
+    """A proxy in front of this database, and the URL that goes through it."""
+    params = conninfo_to_dict(database_url)
+    proxy = FaultProxy(str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432))
+    try:
+        yield proxy, _through(database_url, proxy.port)
+    finally:
+        proxy.close()
