@@ -9,10 +9,11 @@ import httpx
 import psycopg
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from tests.fuzz.profile import fuzz
 from tests.hostdata import add_post, add_user, comment, react
 from tests.integration.service_fixtures import shared_database_url
 from tests.servers import RunningService, running_service
@@ -71,9 +72,7 @@ def test_api_never_fails_and_matches_its_schema(fuzzed_service: RunningService,
     checked: list[str] = []
     for operation in operations(fuzzed_service):
 
-        # print_blob: a failure prints the @reproduce_failure line that replays it.
-        @settings(max_examples=60, deadline=None, database=None, print_blob=True,
-                  suppress_health_check=list(HealthCheck))
+        @fuzz(60, filtering=mode == GenerationMode.NEGATIVE)
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case: Any) -> None:
             response = case.call(headers=headers, timeout=10)

@@ -22,11 +22,12 @@ import httpx
 import psycopg
 import pytest
 import websockets
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from tests.fuzz.hostile import hostile_text, storable
+from tests.fuzz.profile import fuzz
 from tests.hostdata import sequence, wait_until_sequenced
 from tests.integration.service_fixtures import service, shared_database_url
 from tests.servers import RunningService
@@ -35,8 +36,7 @@ from tests.tokens import make_token
 __all__ = ["service", "shared_database_url"]
 Conn = psycopg.Connection[Any]
 pytestmark = pytest.mark.timeout(180)
-FUZZ = settings(max_examples=70, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = fuzz(70, large_data=True)
 
 
 POST_REACTION = "reaction_id = %s AND post_id IS NOT NULL"
@@ -265,8 +265,7 @@ def test_the_oracle_blames_a_failing_trigger(shared_database_url: str) -> None:
                        " VALUES (%s, %s, '192.0.2.1', '<b>') RETURNING id", (uuid.uuid4(), post))
 
 
-@settings(max_examples=30, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@fuzz(30, large_data=True)
 @given(handle=storable(40), avatar=st.none() | storable(500), title=storable(128),
        art_url=st.none() | storable(1000), emoji=storable(20), body=storable(300))
 async def test_hostile_data_reaches_rest_and_socket_verbatim(

@@ -16,11 +16,12 @@ import httpx
 import psycopg
 import pytest
 import websockets
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
 from tests.fuzz.hostile import NASTY, hostile_text
+from tests.fuzz.profile import fuzz
 from tests.hostdata import add_post, add_user, react
 from tests.integration.service_fixtures import service, shared_database_url
 from tests.servers import RunningService
@@ -29,9 +30,7 @@ from tests.tokens import make_token
 __all__ = ["service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(240)
 API = "/api/notifications"
-# print_blob: a failure prints the @reproduce_failure line that replays it exactly.
-FUZZ = settings(max_examples=60, deadline=None, database=None, print_blob=True,
-                suppress_health_check=list(HealthCheck))
+FUZZ = fuzz(60)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile_text(30),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(hostile_text(10), inner, max_size=3),
