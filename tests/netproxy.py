@@ -1,10 +1,13 @@
-"""A TCP proxy between the service and PostgreSQL that plays the network's faults.
+"""A TCP proxy that plays the network's faults, between the service and PostgreSQL
+or between a browser and the service.
 
 `silence(app)` drops the bytes of one application's open connections both
 ways and closes nothing, as a partition or a dead NAT entry would; `cut()`
 is an outage as the service sees one: every open connection is reset and
 new ones are refused until `restore()`. PostgreSQL itself keeps running, so
 the test's own connection (direct, not through the proxy) still works.
+`pause()` stops reading what the server sends until `resume()`, as a slow
+network would: with a small receive buffer the server's sends back up at once.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 class FaultProxy:
     """TCP proxy to PostgreSQL; see the module's docstring for the faults it plays."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, receive_buffer: int | None = None) -> None:
         self._target = (host, port)
+        self._receive_buffer = receive_buffer
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._server.getsockname()[1])
         self._connections: list[dict[str, Any]] = []
@@ -50,6 +56,13 @@ class FaultProxy:
                 _reset(sock)
         return len(open_now)
 
+    def pause(self) -> None:
+        """Stop reading from the server (the client's side still flows)."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
+
     def restore(self) -> None:
         """Accept and forward new connections again."""
         with self._lock:
@@ -67,7 +80,10 @@ class FaultProxy:
                 _reset(client)  # refused, as by a server that is not there
                 continue
             try:
-                upstream = socket.create_connection(self._target)
+                upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                if self._receive_buffer:
+                    upstream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._receive_buffer)
+                upstream.connect(self._target)
             except OSError:
                 _reset(client)
                 continue
@@ -82,6 +98,8 @@ class FaultProxy:
     def _pump(self, src: socket.socket, dst: socket.socket, state: dict[str, Any],
               from_client: bool) -> None:
         while True:
+            if not from_client:
+                self._flowing.wait()
             try:
                 data = src.recv(65536)
             except OSError:

@@ -108,6 +108,7 @@ export class NotificationsClient {
     this._attempts = 0;
     this._needFreshToken = false;
     this._status = "idle"; // idle | connecting | open | waiting
+    this._lastClose = null; // {code, reason} of the last socket close (1006: no close frame)
     this._timer = { reconnect: null, connect: null, stable: null, ping: null, pong: null };
 
     this._userId = null;
@@ -136,6 +137,14 @@ export class NotificationsClient {
   /** "idle" | "connecting" | "open" | "waiting" (backing off). */
   get status() {
     return this._status;
+  }
+
+  /**
+   * `{code, reason}` of the last close of the socket (docs/WEBSOCKET.md, close codes;
+   * 1006 when the upgrade was refused or the connection dropped), or null.
+   */
+  get lastClose() {
+    return this._lastClose;
   }
 
   get userId() {
@@ -272,7 +281,8 @@ export class NotificationsClient {
     socket.onerror = () => {}; // a close event always follows
     socket.onclose = (event) => {
       if (!live()) return;
-      this._needFreshToken = Boolean(event && event.code === 4401);
+      this._lastClose = { code: event ? event.code : 1006, reason: event ? event.reason : "" };
+      this._needFreshToken = this._lastClose.code === 4401;
       this._lose();
     };
   }
@@ -451,7 +461,8 @@ export class NotificationsClient {
   _setStatus(status) {
     if (this._status === status) return;
     this._status = status;
-    this._emit({ type: "status", status });
+    // "waiting" says why: the close that ended the last socket.
+    this._emit(status === "waiting" ? { type: "status", status, close: this._lastClose } : { type: "status", status });
   }
 
   _setTimer(name, ms, fn) {
