@@ -30,9 +30,11 @@ from service import store
 from service.auth import TokenVerifier
 from service.fanout import Hub
 from service.gc_policy import run_gc_policy_forever
+from service.http_edges import web_files_guard
 from service.listener import Listener
 from service.metrics import Metrics
 from service.paths import REPO_ROOT
+from service.request_bodies import JSONRequest
 from service.retention_loop import run_retention_forever
 from service.routes_ops import live, metrics, ready
 from service.routes_rest import NotificationsController
@@ -127,7 +129,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
     handlers: list[ControllerRouterHandler] = [
         NotificationsController, notifications_socket, live, ready, metrics,
         create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
-                                   include_in_schema=False),
+                                   include_in_schema=False, guards=[web_files_guard(demo)]),
     ]
     if demo:
         handlers.extend(_demo_handlers(settings, database_url))
@@ -141,6 +143,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             render_plugins=[SwaggerRenderPlugin()],
         ),
         request_max_body_size=MAX_BODY_BYTES,
+        request_class=JSONRequest,
         exception_handlers={UnicodeDecodeError: invalid_utf8_body,
                             store.DatabaseUnavailable: database_unavailable},
         # The host's pages may live on another origin. Tokens travel in a header, never

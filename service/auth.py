@@ -140,7 +140,8 @@ class TokenVerifier:
                 raise AuthError("token has no valid integer user_id claim")
             return Caller(user_id, expires_at)
         sqid = claims.get("sub")
-        if not isinstance(sqid, str) or not sqid or len(sqid) > 16:
+        # A public_sqid is 1 to 16 printable characters; a NUL could not even be queried.
+        if not isinstance(sqid, str) or not sqid or len(sqid) > 16 or not sqid.isprintable():
             raise AuthError("token has no valid sub claim")
         async def lookup(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
             cur = await conn.execute(sql("user_id_by_sqid"), {"sqid": sqid})

@@ -28,6 +28,17 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive_int(raw: str) -> int:
+    """argparse type: a whole number of at least 1 (a bad value is a usage error, exit 2)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def _cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     from service.retention import run_cleanup
 
@@ -36,6 +47,10 @@ def _cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     result = run_cleanup(url, retention_days=days,
                          event_retention_days=settings.event_retention_days,
                          batch_size=settings.cleanup_batch_size)
+    if result.skipped:
+        print("another instance holds the retention lock and is running retention now; "
+              "nothing was done here", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
     print(f"deleted {result.notifications} notifications older than {days} days "
           f"and {result.events} replay events, in {result.batches} batches")
     return 0
@@ -78,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_cmd_migrate)
 
     cleanup = sub.add_parser("cleanup", help="run the retention job once")
-    cleanup.add_argument("--days", type=int, default=None,
+    cleanup.add_argument("--days", type=_positive_int, default=None,
                          help="delete notifications older than this (default: settings)")
     cleanup.set_defaults(func=_cmd_cleanup)
 

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import psycopg
 
+from service import store
 from service.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class Listener:
             users, self._pending = self._pending, set()
             try:
                 await self._sync(users)
-            except (psycopg.Error, OSError) as exc:
+            except (psycopg.Error, OSError, store.DatabaseUnavailable) as exc:
                 # The database is away: put them back; retried in a second and after reconnect.
                 log.warning("fan-out to %d user(s) failed (%s); will retry",
                             len(users), type(exc).__name__)

@@ -12,6 +12,14 @@ from dataclasses import dataclass, field
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+def exposition_number(value: float) -> str:
+    """A sample value exactly: whole numbers in full (`:g` made 1234567 `1.23457e+06`,
+    hiding small increments), others as Python's shortest round-trip repr."""
+    if float(value).is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
 @dataclass
 class Counter:
     name: str
@@ -23,7 +31,7 @@ class Counter:
 
     def render(self, labels: str) -> list[str]:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter",
-                f"{self.name}{{{labels}}} {self.value:g}"]
+                f"{self.name}{{{labels}}} {exposition_number(self.value)}"]
 
 
 @dataclass
@@ -37,7 +45,7 @@ class Gauge:
 
     def render(self, labels: str) -> list[str]:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge",
-                f"{self.name}{{{labels}}} {self.value:g}"]
+                f"{self.name}{{{labels}}} {exposition_number(self.value)}"]
 
 
 @dataclass
@@ -64,7 +72,7 @@ class Histogram:
         for bound, cumulative in zip(self.buckets, counts, strict=True):
             lines.append(f'{self.name}_bucket{{{labels},le="{bound:g}"}} {cumulative}')
         lines.append(f'{self.name}_bucket{{{labels},le="+Inf"}} {self.count}')
-        lines.append(f"{self.name}_sum{{{labels}}} {self.total:g}")
+        lines.append(f"{self.name}_sum{{{labels}}} {exposition_number(self.total)}")
         lines.append(f"{self.name}_count{{{labels}}} {self.count}")
         return lines
 

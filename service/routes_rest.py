@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, delete, get, post, put
+from litestar import Controller, Request, delete, get, post, put
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, Parameter
@@ -15,6 +15,7 @@ from service import store
 from service.auth import Caller, provide_caller
 from service.cursor import CursorError, decode_cursor, encode_cursor
 from service.grouping import list_groups
+from service.request_bodies import strict_body
 from service.schemas import (
     MAX_MARK_READ_IDS,
     GroupPage,
@@ -86,7 +87,8 @@ class NotificationsController(Controller):
 
     @post("/mark-read", status_code=200, summary="Mark some notifications read (at most 500 ids)")
     async def mark_read(self, caller: Caller, pool: AsyncConnectionPool[Any],
-                        data: NotificationIds) -> MarkReadResult:
+                        request: Request[Any, Any, Any], data: NotificationIds) -> MarkReadResult:
+        data = await strict_body(request, NotificationIds) or []
         if len(data) > MAX_MARK_READ_IDS:
             raise ValidationException(detail=f"at most {MAX_MARK_READ_IDS} ids per request")
         ids = list(dict.fromkeys(data))
@@ -99,9 +101,10 @@ class NotificationsController(Controller):
     @post("/mark-all-read", status_code=200,
           summary="Mark read everything up to the position the client has seen")
     async def mark_all_read(
-        self, caller: Caller, pool: AsyncConnectionPool[Any],
+        self, caller: Caller, pool: AsyncConnectionPool[Any], request: Request[Any, Any, Any],
         data: Annotated[MarkAllReadRequest | None, Body()] = None,
     ) -> MarkReadResult:
+        data = await strict_body(request, MarkAllReadRequest | None)  # type: ignore[arg-type]
         up_to = data.up_to if data is not None else None
 
         async def work(conn: store.AConn) -> int:
@@ -130,7 +133,9 @@ class NotificationsController(Controller):
 
     @put("/preferences", summary="Change any subset of the switches")
     async def put_preferences(self, caller: Caller, pool: AsyncConnectionPool[Any],
-                              data: PreferencesUpdate) -> Preferences:
+                              request: Request[Any, Any, Any], data: PreferencesUpdate
+                              ) -> Preferences:
+        data = await strict_body(request, PreferencesUpdate) or data
         async def work(conn: store.AConn) -> Preferences:
             return await store.update_preferences(conn, caller.user_id, data)
 

@@ -81,6 +81,8 @@ async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifie
         try:
             message = CLIENT_DECODER.decode(text)
         except msgspec.ValidationError as exc:
+            if "$.since" in str(exc):  # a protocol error, not an authentication failure
+                raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer") from exc
             raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}") from exc
         except msgspec.DecodeError as exc:
             raise CloseSocket(CLOSE_PROTOCOL, "messages must be JSON objects") from exc

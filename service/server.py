@@ -11,10 +11,11 @@ import logging
 import os
 
 import uvicorn
-from litestar import Litestar
+from litestar.types import ASGIApp
 
 from service.app import create_app
 from service.database import resolve_database_url
+from service.http_edges import head_as_get
 from service.logging_setup import log_config
 from service.settings import Settings
 
@@ -24,12 +25,13 @@ DEMO_ENV = "NOTIFICATIONS_DEMO"
 WS_MAX_FRAME = 64 * 1024
 
 
-def app_from_env() -> Litestar:
+def app_from_env() -> ASGIApp:
     """uvicorn's app factory for worker processes (everything comes from the environment)."""
     settings = Settings.from_env()
     if not settings.database_url:
         raise RuntimeError("workers need DATABASE_URL; start them with `notifications serve`")
-    return create_app(settings, settings.database_url, demo=os.environ.get(DEMO_ENV) == "1")
+    return head_as_get(create_app(settings, settings.database_url,
+                                  demo=os.environ.get(DEMO_ENV) == "1"))
 
 
 def serve(settings: Settings, workers: int, demo: bool) -> None:
@@ -55,7 +57,8 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         "timeout_graceful_shutdown": 5,
     }
     if workers <= 1:
-        uvicorn.run(create_app(settings, database_url, demo=demo), **common)  # type: ignore[arg-type]
+        app = head_as_get(create_app(settings, database_url, demo=demo))
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
     os.environ["DATABASE_URL"] = database_url
     os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret

@@ -34,7 +34,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # The longest a request waits for a working database connection (retries included)
     # before it is answered 503; also how long the pool keeps retrying a lost connection
     # before it gives up the slot and connects afresh on the next request.
-    db_timeout: float = 5.0
+    db_timeout: float = 2.0
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
     ws_replay_limit: int = 1000  # a `since` further behind than this gets `resync`

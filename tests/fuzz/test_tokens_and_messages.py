@@ -217,7 +217,11 @@ VALUES = st.one_of(hostile_text(80), st.sampled_from(NASTY), st.integers().map(s
 
 @FUZZ
 @given(limit=VALUES, cursor=VALUES, unread=VALUES, window=VALUES, nid=VALUES,
-       body=st.one_of(JSON.map(json.dumps), hostile_text(200), st.sampled_from(NASTY)),
+       body=st.one_of(JSON.map(json.dumps), hostile_text(200), st.sampled_from(NASTY),
+                      # deep nesting: a RecursionError (500) before the depth guard
+                      st.builds(lambda n, open_, inner: open_ * n + inner,
+                                st.integers(1, 3000), st.sampled_from(["[", '{"a":', "[{\"b\":"]),
+                                JSON.map(json.dumps))),
        # Invalid UTF-8 inside a JSON string is a known 500 with its own test below.
        raw=st.binary(max_size=300).filter(lambda b: b'"' not in b))
 def test_hostile_values_in_every_api_field_are_4xx_never_5xx(

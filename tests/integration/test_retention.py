@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import psycopg
+import pytest
 
 from service.consistency import find_drift
 from service.retention import RETENTION_LOCK_KEY, run_cleanup
@@ -201,3 +202,24 @@ def test_cli_cleanup_and_check(conn: Conn, database_url: str) -> None:
                            capture_output=True, text=True)
     assert check.returncode == 1
     assert f"user {owner}: unread counter 6 but 1 unread rows" in check.stdout
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "soon"])
+def test_cli_cleanup_refuses_a_bad_days_without_a_traceback(database_url: str, days: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    run = subprocess.run([sys.executable, "-m", "service.cli", "cleanup", "--days", days],
+                         env=env, capture_output=True, text=True)
+    assert run.returncode == 2, run.stdout + run.stderr  # a usage error
+    assert "--days" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_cli_cleanup_says_so_when_another_instance_holds_the_lock(
+        conn: Conn, database_url: str) -> None:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    with psycopg.connect(database_url, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK_KEY,))
+        run = subprocess.run([sys.executable, "-m", "service.cli", "cleanup", "--days", "30"],
+                             env=env, capture_output=True, text=True)
+    assert run.returncode == 75, run.stdout + run.stderr  # EX_TEMPFAIL: try again later
+    assert "another instance holds the retention lock" in run.stderr
+    assert "deleted" not in run.stdout

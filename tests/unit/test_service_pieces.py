@@ -133,3 +133,26 @@ def test_metrics_render_in_prometheus_text_format() -> None:
     assert "# TYPE notifications_delivery_lag_seconds histogram" in text
     assert 'le="0.025"} 1' in text and 'le="5"} 2' in text and 'le="+Inf"} 2' in text
     assert "notifications_ws_messages_delivered_total{" in text and "} 2\n" in text
+
+
+def test_metrics_print_whole_numbers_in_full_and_fractions_exactly() -> None:
+    from service.metrics import Counter, exposition_number
+
+    assert exposition_number(1234567) == "1234567"
+    assert exposition_number(1234571.0) == "1234571"
+    assert exposition_number(0.1) == "0.1"
+    assert exposition_number(2.5e-07) == "2.5e-07"
+    counter = Counter("c_total", "help")
+    counter.inc(1234567)
+    counter.inc(4)
+    assert counter.render('pid="1"')[-1] == 'c_total{pid="1"} 1234571'
+
+
+def test_json_nesting_depth_skips_strings() -> None:
+    from service.request_bodies import nesting_exceeds
+
+    assert nesting_exceeds(b"[" * 33)
+    assert not nesting_exceeds(b"[" * 32 + b"]" * 32)
+    assert not nesting_exceeds(b'["' + b"[" * 100 + b'"]')
+    assert not nesting_exceeds(b'["\\"' + b"[" * 100 + b'"]')  # an escaped quote stays inside
+    assert nesting_exceeds(b'{"a":' * 40)
