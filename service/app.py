@@ -27,6 +27,7 @@ from litestar.types import ControllerRouterHandler
 from psycopg_pool import AsyncConnectionPool
 
 from service import store
+from service.admission import Admission
 from service.auth import TokenVerifier
 from service.fanout import Hub
 from service.gc_policy import run_gc_policy_forever
@@ -99,8 +100,12 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
                             probe_timeout=settings.listener_probe_timeout)
         sequencer = Sequencer(database_url, metrics_, poll_interval=settings.sequencer_interval,
                               timeout=settings.sequencer_timeout)
+        admission = Admission(
+            max_handshakes=settings.ws_max_handshakes, wait=settings.ws_admission_wait,
+            per_address=settings.ws_max_unauthenticated_per_address,
+            per_user=settings.ws_max_sockets_per_user)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
-                         sequencer=sequencer,
+                         sequencer=sequencer, admission=admission,
                          verifier=TokenVerifier(secret, settings.jwt_user_claim, pool))
         tasks = [asyncio.create_task(listener.run(), name="notifications-listener"),
                  asyncio.create_task(sequencer.run(), name="notifications-sequencer")]

@@ -95,7 +95,6 @@ class Hub:
         self._metrics = metrics
         self._page_size = page_size
         self._by_user: dict[int, set[Subscriber]] = defaultdict(set)
-        self.handshakes = 0  # sockets between upgrade and the end of their replay
         self.closed_total = 0  # sockets removed since start (the GC policy watches churn)
         # Counted, not summed over users: a connect wave at 10k sockets must not pay
         # a pass over every user per socket.
@@ -117,6 +116,10 @@ class Hub:
             if not subs:
                 del self._by_user[sub.user_id]
         self._metrics.open_sockets.set(self._open)
+
+    def sockets_of(self, user_id: int) -> int:
+        subs = self._by_user.get(user_id)
+        return len(subs) if subs else 0
 
     def connected_users(self) -> list[int]:
         return list(self._by_user)

@@ -103,7 +103,7 @@ class Metrics:
         "notifications_ws_slow_client_closes_total", "Sockets closed with 4409."))
     handshakes_refused: Counter = field(default_factory=lambda: Counter(
         "notifications_ws_handshakes_refused_total",
-        "Upgrades refused because too many handshakes were in progress."))
+        "Sockets closed at admission (busy, or over the per-address or per-user cap)."))
     retention_runs: Counter = field(default_factory=lambda: Counter(
         "notifications_retention_runs_total", "Retention jobs run by this process."))
     sequencer_leading: Gauge = field(default_factory=lambda: Gauge(

@@ -13,6 +13,7 @@ from litestar.exceptions import WebSocketDisconnect
 from psycopg_pool import AsyncConnectionPool
 
 from service import store
+from service.admission import Admission, Refused
 from service.auth import AuthError, Caller, TokenVerifier
 from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
 from service.metrics import Metrics
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 SUBPROTOCOL = "notifications.v1"
 BEARER_PREFIX = "bearer."
-AUTH_TIMEOUT = 5.0
+AUTH_TIMEOUT = 3.0  # from the upgrade to a valid first message
 MAX_CLIENT_MESSAGE = 4096
 CLOSE_PROTOCOL, CLOSE_AUTH, CLOSE_ORIGIN, CLOSE_IDLE = 4400, 4401, 4403, 4408
 CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
@@ -165,19 +166,14 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
     settings: Settings = state.settings
     hub: Hub = state.hub
     metrics: Metrics = state.metrics
-    if hub.handshakes >= settings.ws_max_handshakes:
-        # Refused before the upgrade (the client sees HTTP 403 at once and backs
-        # off): in a reconnect storm, work on handshakes whose clients time out
-        # meanwhile would otherwise crowd out the ones that could complete.
-        metrics.handshakes_refused.inc()
-        await socket.close(code=1013, reason="busy: retry later")
-        return
-    hub.handshakes += 1
-    handshaking = True
+    admission: Admission = state.admission
     offered = _offered_subprotocols(socket)
+    address = socket.client.host if socket.client else ""
     sub: Subscriber | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
+        # Accepted at once: a refusal before the upgrade reaches a browser as a bare
+        # 1006, while a close after it carries a code and when to come back.
         await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         origin = socket.headers.get("origin")
         if settings.allowed_origins and origin not in settings.allowed_origins:
@@ -185,24 +181,26 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         token = socket.query_params.get("token") or next(
             (p[len(BEARER_PREFIX):] for p in offered if p.startswith(BEARER_PREFIX)), None)
         since = _parse_since(socket.query_params.get("since"))
-        caller, since = await _authenticate(socket, state.verifier, token, since)
-        hello, start, resync = await _start_position(
-            state.pool, caller.user_id, since, settings.ws_replay_limit)
-        sub = Subscriber(user_id=caller.user_id, position=start, queue_limit=settings.ws_queue_size)
-        sub.send(hello)
-        if resync:
-            metrics.resyncs.inc()
-            sub.send(Resync(position=hello.position, unread_count=hello.unread_count))
-        elif since is not None and since < hello.position:
-            metrics.replays.inc()
-        hub.add(sub)
-        tasks = [asyncio.create_task(_send_loop(socket, sub)),
-                 asyncio.create_task(_receive_loop(socket, sub, settings.ws_idle_timeout)),
-                 asyncio.create_task(_wait_closed(sub))]
-        await hub.sync([caller.user_id])  # the replay, by the same path as live changes
-        sub.replaying = False
-        hub.handshakes -= 1
-        handshaking = False
+        with admission.unauthenticated(address):  # holds no handshake slot
+            caller, since = await _authenticate(socket, state.verifier, token, since)
+        admission.check_user(hub.sockets_of(caller.user_id))
+        async with admission.slot():  # the costly part: position, then the replay
+            hello, start, resync = await _start_position(
+                state.pool, caller.user_id, since, settings.ws_replay_limit)
+            sub = Subscriber(user_id=caller.user_id, position=start,
+                             queue_limit=settings.ws_queue_size)
+            sub.send(hello)
+            if resync:
+                metrics.resyncs.inc()
+                sub.send(Resync(position=hello.position, unread_count=hello.unread_count))
+            elif since is not None and since < hello.position:
+                metrics.replays.inc()
+            hub.add(sub)
+            tasks = [asyncio.create_task(_send_loop(socket, sub)),
+                     asyncio.create_task(_receive_loop(socket, sub, settings.ws_idle_timeout)),
+                     asyncio.create_task(_wait_closed(sub))]
+            await hub.sync([caller.user_id])  # the replay, by the same path as live changes
+            sub.replaying = False
         done, _ = await asyncio.wait(tasks, timeout=max(0.0, caller.seconds_left()),
                                      return_when=asyncio.FIRST_COMPLETED)
         if not done:
@@ -213,6 +211,9 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
             if sub.close_code == CLOSE_TOO_SLOW:
                 metrics.slow_closes.inc()
             raise CloseSocket(sub.close_code, sub.close_reason)
+    except Refused as refused:
+        metrics.handshakes_refused.inc()
+        await _close(socket, refused.code, refused.reason)
     except CloseSocket as close:
         if sub is not None:
             hub.remove(sub)  # at once: closing a stuck client may take a while
@@ -228,8 +229,6 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         log.exception("WebSocket handler failed")
         await _close(socket, 1011, "internal error")
     finally:
-        if handshaking:
-            hub.handshakes -= 1
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

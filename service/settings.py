@@ -38,9 +38,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
     ws_replay_limit: int = 1000  # a `since` further behind than this gets `resync`
-    # Handshakes (auth, position, replay) in progress at once; the excess is refused
-    # before the upgrade, so a reconnect storm backs off instead of timing out.
+    # Fair admission (service/admission.py): sockets starting their stream (position and
+    # replay) at once; how long an authenticated socket waits for that before it is
+    # closed 1013 with a retry hint; unauthenticated sockets one address may hold; and
+    # sockets one user may hold (more are closed 4429).
     ws_max_handshakes: int = 64
+    ws_admission_wait: float = 10.0
+    ws_max_unauthenticated_per_address: int = 256
+    ws_max_sockets_per_user: int = 32
     retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
     retention_first_delay: float = 60.0  # seconds after start before the first run
     # How often the sequencer looks for newly committed changes when it has caught up.
@@ -89,6 +94,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "log_format": get("NOTIFICATIONS_LOG_FORMAT"),
             "ws_replay_limit": get("NOTIFICATIONS_WS_REPLAY_LIMIT"),
             "ws_max_handshakes": get("NOTIFICATIONS_WS_MAX_HANDSHAKES"),
+            "ws_admission_wait": get("NOTIFICATIONS_WS_ADMISSION_WAIT"),
+            "ws_max_unauthenticated_per_address": get(
+                "NOTIFICATIONS_WS_MAX_UNAUTHENTICATED_PER_ADDRESS"),
+            "ws_max_sockets_per_user": get("NOTIFICATIONS_WS_MAX_SOCKETS_PER_USER"),
             "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
             "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),

@@ -109,6 +109,7 @@ export class NotificationsClient {
     this._needFreshToken = false;
     this._status = "idle"; // idle | connecting | open | waiting
     this._lastClose = null; // {code, reason} of the last socket close (1006: no close frame)
+    this._retryAfter = 0; // ms the service asked us to wait before the next attempt
     this._timer = { reconnect: null, connect: null, stable: null, ping: null, pong: null };
 
     this._userId = null;
@@ -283,6 +284,9 @@ export class NotificationsClient {
       if (!live()) return;
       this._lastClose = { code: event ? event.code : 1006, reason: event ? event.reason : "" };
       this._needFreshToken = this._lastClose.code === 4401;
+      // A busy service (1013) or a user over their socket cap (4429) says when to come back.
+      const hint = /retry after (\d+) ms/.exec(this._lastClose.reason || "");
+      this._retryAfter = hint ? Math.min(Number(hint[1]), this._config.maxDelay * 4) : 0;
       this._lose();
     };
   }
@@ -309,7 +313,9 @@ export class NotificationsClient {
   }
 
   _scheduleReconnect() {
-    const delay = backoffDelay(this._attempts, this._config, this._random);
+    // Never sooner than the service asked (its hint is already jittered).
+    const delay = Math.max(backoffDelay(this._attempts, this._config, this._random), this._retryAfter);
+    this._retryAfter = 0;
     this._attempts += 1;
     this._setStatus("waiting");
     this._setTimer("reconnect", delay, () => this._connect());

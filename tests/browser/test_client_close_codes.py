@@ -51,7 +51,9 @@ async ([plain, fresh, wsUrl]) => {
     BroadcastChannel: null,
   });
   client.subscribe((event) => {
-    if (event.type === 'status') window.events.push([event.status, event.close ? event.close.code : null]);
+    if (event.type === 'status') {
+      window.events.push([event.status, event.close ? event.close.code : null, performance.now()]);
+    }
     else if (!['reset', 'resync'].includes(event.type)) window.applied.push(event.position);
   });
   window.client = client;
@@ -83,7 +85,7 @@ def slow_closes(svc: RunningService) -> int:
 
 
 def closes(page: Page) -> list[int]:
-    return [code for status, code in page.evaluate("() => window.events") if status == "waiting"]
+    return [code for status, code, _ in page.evaluate("() => window.events") if status == "waiting"]
 
 
 def wait_applied(page: Page, count: int, timeout: float = 20_000) -> list[int]:
@@ -196,22 +198,32 @@ def test_4403_backs_off_and_never_opens(
         page.wait_for_function("() => window.events.filter(([s, c]) => c === 4403).length >= 3",
                                timeout=30_000)
         assert set(closes(page)) == {4403}
-        assert "open" not in [status for status, _ in page.evaluate("() => window.events")]
+        assert "open" not in [status for status, _, _ in page.evaluate("() => window.events")]
         assert page.evaluate("() => window.calls").count("refresh") == 0  # not a token problem
 
 
-def test_a_refused_upgrade_backs_off_then_connects(
+def test_4429_with_a_retry_hint_is_honoured_then_connects(
         context: BrowserContext, database_url: str, owner: tuple[int, int, int]) -> None:
+    """A user at their socket cap: the service closes 4429 "... retry after N ms" and the
+    client waits at least that long (its own backoff here would retry within 0.3 s)."""
     user = owner[0]
-    with running_service(database_url, env={"NOTIFICATIONS_WS_MAX_HANDSHAKES": "1"}) as svc:
+    with running_service(database_url, env={"NOTIFICATIONS_WS_MAX_SOCKETS_PER_USER": "1"}) as svc:
         token = make_token(user, svc.secret)
-        # The one handshake slot, held by a socket that never authenticates.
-        with ws_connect(svc.ws_url, open_timeout=5):
+        with ws_connect(f"{svc.ws_url}?token={token}", open_timeout=5) as other_tab:
+            assert '"hello"' in str(other_tab.recv(timeout=10))
             page = start_client(context, svc, token, token)
-            page.wait_for_function("() => window.events.filter(([s, c]) => c === 1006).length >= 2",
+            page.wait_for_function("() => window.events.some(([s, c]) => c === 4429)",
                                    timeout=20_000)
-            assert page.evaluate("() => window.client.status") != "open"
-        started = time.monotonic()
-        page.wait_for_function(OPEN, timeout=20_000)
-        assert time.monotonic() - started < 20
-        assert set(closes(page)) == {1006}
+            reason = page.evaluate("() => window.client.lastClose.reason")
+            hint = re.search(r"retry after (\d+) ms", reason)
+            assert hint and 1000 <= int(hint.group(1)) <= 5000, reason
+            # The next attempt after the first 4429: not sooner than the hint.
+            retried = ("() => { const i = window.events.findIndex(([s, c]) => c === 4429);"
+                       " return window.events.slice(i).find(([s]) => s === 'connecting'); }")
+            page.wait_for_function(retried, timeout=20_000)
+            refused_at = page.evaluate("() => window.events.find(([s, c]) => c === 4429)[2]")
+            waited = page.evaluate(retried)[2] - refused_at
+            assert waited >= int(hint.group(1)) - 50, (waited, reason)  # the hint, not 0.3 s
+        # The other tab is gone: the next attempt gets in.
+        page.wait_for_function(OPEN, timeout=30_000)
+        assert set(closes(page)) == {4429}

@@ -2,7 +2,7 @@
 
 The service talks to PostgreSQL through a proxy that cuts every connection
 and refuses new ones (an outage as the service sees it) while the test's own
-connection keeps working. Before: requests hung for minutes (15 attempts of
+connection keeps working. Open sockets stay open through it. Before: requests hung for minutes (15 attempts of
 30 s each), and after the outage psycopg_pool's doubling reconnect delay kept
 the first 200 away for 23 s and /health/ready at 503 for 41 s.
 """
@@ -39,6 +39,8 @@ async def test_an_outage_is_answered_503_at_once_and_service_resumes_at_once(
     with proxied(database_url) as (proxy, url), running_service(url, env=env) as svc:
         headers = {"Authorization": f"Bearer {make_token(owner, svc.secret)}"}
         api = svc.base_url + "/api/notifications/"
+        live = await connect(f"{svc.ws_url}?token={make_token(owner, svc.secret)}&since=1")
+        assert (await recv_json(live))["type"] == "hello"
         async with httpx.AsyncClient(timeout=30) as http:
             ok = await asyncio.gather(*(http.get(api, headers=headers) for _ in range(8)))
             assert {r.status_code for r in ok} == {200}  # every pooled connection warm
@@ -74,8 +76,13 @@ async def test_an_outage_is_answered_503_at_once_and_service_resumes_at_once(
                 await asyncio.sleep(0.2)
             statuses = [(await http.get(api, headers=headers)).status_code for _ in range(8)]
             assert statuses == [200] * 8, statuses
-        # Nothing committed meanwhile is lost: the socket resumes and gets it.
+        # The socket opened before the outage stayed open through it, and what is
+        # committed now reaches it live (its listener reconnected and caught up).
         react(conn, post, actor, "after")
+        message = await recv_json(live, timeout=30)
+        assert message["type"] == "notification" and message["notification"]["emoji"] == "after"
+        await live.close()
+        # A socket resuming from before the outage gets it too.
         async with connect(f"{svc.ws_url}?token={make_token(owner, svc.secret)}&since=1") as ws:
             assert (await recv_json(ws, timeout=30))["type"] == "hello"
             assert (await recv_json(ws, timeout=30))["notification"]["emoji"] == "after"

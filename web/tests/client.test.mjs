@@ -391,3 +391,24 @@ test("a 401 is retried once with a fresh token, other errors raise Notifications
     return true;
   });
 });
+
+test("a busy close's retry hint holds the next attempt back at least that long", async () => {
+  const ctx = makeClient({ random: () => 0 }); // the client's own backoff would retry at once
+  ctx.client.start();
+  await handshake(ctx);
+  ctx.sockets[0].serverClose(1013, "busy; retry after 3000 ms");
+  assert.deepEqual(ctx.client.lastClose, { code: 1013, reason: "busy; retry after 3000 ms" });
+  ctx.clock.advance(2999);
+  await flush();
+  assert.equal(ctx.sockets.length, 1, "reconnected before the hint");
+  ctx.clock.advance(1);
+  await flush();
+  assert.equal(ctx.sockets.length, 2);
+  // A close without a hint goes back to the client's own backoff.
+  await handshake(ctx);
+  ctx.sockets[1].serverClose(4409, "client too slow: outgoing queue full");
+  ctx.clock.advance(0);
+  await flush();
+  assert.equal(ctx.sockets.length, 3);
+  ctx.client.stop();
+});

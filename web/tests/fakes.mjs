@@ -75,9 +75,9 @@ export function fakeWebSocketClass() {
       this.onmessage?.({ data: typeof message === "string" ? message : JSON.stringify(message) });
     }
 
-    serverClose(code = 1006) {
+    serverClose(code = 1006, reason = "") {
       this.closed = code;
-      this.onclose?.({ code });
+      this.onclose?.({ code, reason });
     }
 
     sentJson() {
