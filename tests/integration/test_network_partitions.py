@@ -19,14 +19,29 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from websockets.asyncio.client import ClientConnection
 
 from tests.hostdata import add_post, add_user, react
 from tests.integration.ws_client import connect, recv_json
 from tests.netproxy import proxied
-from tests.servers import running_service
+from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
+
+
+async def arrives_within(ws: ClientConnection, svc: RunningService, emoji: str,
+                         seconds: float) -> dict[str, Any]:
+    """The next message is the notification of `emoji`, within `seconds`."""
+    started = time.monotonic()
+    try:
+        message = await recv_json(ws, timeout=60)
+    except TimeoutError:
+        raise AssertionError(svc.log_text()[-3000:]) from None
+    assert message["type"] == "notification", message
+    assert message["notification"]["emoji"] == emoji
+    assert time.monotonic() - started < seconds
+    return message
 
 
 async def test_a_silent_listen_connection_is_replaced_and_nothing_is_missed(
@@ -42,16 +57,9 @@ async def test_a_silent_listen_connection_is_replaced_and_nothing_is_missed(
             assert (await recv_json(ws, timeout=30))["notification"]["emoji"] == "before"
             assert proxy.silence("notifications-listener") == 1
             react(conn, post, actor, "during")  # its NOTIFY goes into the silent path
-            started = time.monotonic()
-            try:
-                message = await recv_json(ws, timeout=60)
-            except TimeoutError:
-                raise AssertionError(svc.log_text()[-3000:]) from None
-            assert message["type"] == "notification", message
-            assert message["notification"]["emoji"] == "during"
             # Found within the probe's interval and timeout, plus psycopg's own bounded
             # cancellation of the unanswered probe (5 s, then 5 s more before it closes).
-            assert time.monotonic() - started < 55
+            await arrives_within(ws, svc, "during", 55)
         metrics = httpx.get(svc.base_url + "/metrics", timeout=10).text
         reconnects = re.search(r'notifications_listener_reconnects_total\{pid="\d+"\} (\d+)', metrics)
         assert reconnects is not None and int(reconnects.group(1)) >= 1, metrics[-800:]
@@ -75,15 +83,7 @@ async def test_a_silent_sequencer_connection_gives_up_the_lead_and_nothing_is_mi
             # Committed while the lock's holder cannot be reached: only once the server
             # ends that session can anyone (here the same process, reconnected) lead.
             react(conn, post, actor, "during")
-            started = time.monotonic()
-            try:
-                message = await recv_json(ws, timeout=60)
-            except TimeoutError:
-                raise AssertionError(svc.log_text()[-3000:]) from None
-            assert message["type"] == "notification", message
-            assert message["notification"]["emoji"] == "during"
-            assert message["position"] == 2, message
-            assert time.monotonic() - started < 55
+            assert (await arrives_within(ws, svc, "during", 55))["position"] == 2
         log = svc.log_text()
         assert "sequencer connection lost (OperationalError)" in log, log[-2000:]
         assert log.count("this process is now the sequencer") == 2, log[-2000:]
