@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import gc
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -31,6 +32,7 @@ from bench.service_process import make_token, raise_open_files
 PING_EVERY = 25.0
 CONNECT_TIMEOUT = 4.0  # as web/notifications-client.js
 INITIAL_DELAY, FACTOR, MAX_DELAY = 1.0, 1.4, 30.0
+RETRY_HINT = re.compile(r"retry after (\d+) ms")  # in a 1013 or 4429 close reason
 
 
 @dataclass
@@ -103,12 +105,13 @@ class ClientProcess:
                         self.on_message(state, raw, started)
                 finally:
                     pinger.cancel()
-                code = ws.close_code or 1006
+                code, reason = ws.close_code or 1006, ws.close_reason or ""
             except ConnectionClosed as exc:
                 code = exc.rcvd.code if exc.rcvd else 1006
+                reason = exc.rcvd.reason if exc.rcvd else ""
             except (OSError, TimeoutError, InvalidHandshake):
                 self.counters.connect_failures += 1
-                code = 0
+                code, reason = 0, ""
             state.connected = False
             if code:
                 self.counters.closes[code] = self.counters.closes.get(code, 0) + 1
@@ -116,7 +119,10 @@ class ClientProcess:
                 return
             ceiling = min(MAX_DELAY, INITIAL_DELAY * FACTOR ** attempt)
             attempt += 1
-            await asyncio.sleep(self.rng.uniform(0, ceiling))
+            # As the web client: never sooner than the service's "retry after N ms".
+            hint = RETRY_HINT.search(reason)
+            await asyncio.sleep(max(self.rng.uniform(0, ceiling),
+                                    int(hint.group(1)) / 1000 if hint else 0.0))
 
     async def ping_forever(self, ws: Any) -> None:
         await asyncio.sleep(self.rng.uniform(0, PING_EVERY))

@@ -8,7 +8,10 @@ stream (a database round trip for its position, then its replay). So:
   sockets cannot crowd anybody out;
 - an authenticated socket waits, for a bounded time, for one of
   `max_handshakes` slots to start its stream: a connect wave the process can
-  absorb is queued, not refused;
+  absorb is queued, not refused. The queue is bounded too (`max_waiting`):
+  past it a socket is refused at once, before any database work, because in a
+  storm a long queue only serves sockets whose clients have given up waiting
+  (measured: 216 of 10,000 web clients back in 75 s with an unbounded queue);
 - what must still be refused (the wait ran out, a user over their socket
   cap) is accepted and closed with a code and a jittered delay in the reason
   (`retry after 2345 ms`), which a browser can read (an HTTP refusal before
@@ -45,10 +48,12 @@ def retry_after_ms() -> int:
 class Admission:
     """Handshake slots, the per-address cap on unauthenticated sockets, the per-user cap."""
 
-    def __init__(self, *, max_handshakes: int, wait: float, per_address: int,
-                 per_user: int) -> None:
+    def __init__(self, *, max_handshakes: int, wait: float, max_waiting: int,
+                 per_address: int, per_user: int) -> None:
         self._slots = asyncio.Semaphore(max_handshakes)
         self._wait = wait
+        self._max_waiting = max_waiting
+        self._waiting = 0
         self._per_address = per_address
         self._per_user = per_user
         self._unauthenticated: Counter[str] = Counter()
@@ -73,11 +78,17 @@ class Admission:
 
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """One handshake slot, waited for at most `wait` seconds."""
+        """One handshake slot, waited for at most `wait` seconds behind at most
+        `max_waiting` others."""
+        if self._slots.locked() and self._waiting >= self._max_waiting:
+            raise Refused(CLOSE_BUSY, "busy")
+        self._waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self._wait)
         except TimeoutError:
             raise Refused(CLOSE_BUSY, "busy") from None
+        finally:
+            self._waiting -= 1
         try:
             yield
         finally:

@@ -102,6 +102,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
                               timeout=settings.sequencer_timeout)
         admission = Admission(
             max_handshakes=settings.ws_max_handshakes, wait=settings.ws_admission_wait,
+            max_waiting=settings.ws_admission_queue,
             per_address=settings.ws_max_unauthenticated_per_address,
             per_user=settings.ws_max_sockets_per_user)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,

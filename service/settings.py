@@ -43,8 +43,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # closed 1013 with a retry hint; unauthenticated sockets one address may hold; and
     # sockets one user may hold (more are closed 4429).
     ws_max_handshakes: int = 64
-    ws_admission_wait: float = 10.0
-    ws_max_unauthenticated_per_address: int = 256
+    ws_admission_wait: float = 3.0  # under the web client's 4 s connect timeout
+    ws_admission_queue: int = 256  # sockets waiting for a slot; more are refused at once
+    ws_max_unauthenticated_per_address: int = 1024
     ws_max_sockets_per_user: int = 32
     retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
     retention_first_delay: float = 60.0  # seconds after start before the first run
@@ -95,6 +96,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_replay_limit": get("NOTIFICATIONS_WS_REPLAY_LIMIT"),
             "ws_max_handshakes": get("NOTIFICATIONS_WS_MAX_HANDSHAKES"),
             "ws_admission_wait": get("NOTIFICATIONS_WS_ADMISSION_WAIT"),
+            "ws_admission_queue": get("NOTIFICATIONS_WS_ADMISSION_QUEUE"),
             "ws_max_unauthenticated_per_address": get(
                 "NOTIFICATIONS_WS_MAX_UNAUTHENTICATED_PER_ADDRESS"),
             "ws_max_sockets_per_user": get("NOTIFICATIONS_WS_MAX_SOCKETS_PER_USER"),

@@ -74,7 +74,8 @@ async def test_a_connect_wave_past_the_handshake_slots_is_queued_not_refused(
 async def test_idle_unauthenticated_sockets_do_not_delay_a_legitimate_connect(
         database_url: str, conn: psycopg.Connection[Any], idle: int) -> None:
     user = add_user(conn, "legit")
-    with running_service(database_url) as svc:
+    env = {"NOTIFICATIONS_WS_MAX_UNAUTHENTICATED_PER_ADDRESS": "256"}
+    with running_service(database_url, env=env) as svc:
         sockets = await idle_sockets(svc, idle, "127.0.0.2")
         try:
             started = time.monotonic()
@@ -93,10 +94,12 @@ async def test_idle_unauthenticated_sockets_do_not_delay_a_legitimate_connect(
             await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
-async def test_past_the_admission_wait_a_socket_is_told_when_to_come_back(
-        database_url: str, conn: psycopg.Connection[Any]) -> None:
+@pytest.mark.parametrize("limit", [{"NOTIFICATIONS_WS_ADMISSION_WAIT": "0.001"},
+                                   {"NOTIFICATIONS_WS_ADMISSION_QUEUE": "0"}])
+async def test_past_the_admission_wait_or_queue_a_socket_is_told_when_to_come_back(
+        database_url: str, conn: psycopg.Connection[Any], limit: dict[str, str]) -> None:
     users = [add_user(conn, f"busy{i}") for i in range(40)]
-    env = {"NOTIFICATIONS_WS_MAX_HANDSHAKES": "1", "NOTIFICATIONS_WS_ADMISSION_WAIT": "0.001"}
+    env = {"NOTIFICATIONS_WS_MAX_HANDSHAKES": "1", **limit}
     with running_service(database_url, env=env) as svc:
         outcomes = await asyncio.gather(*(hello_or_close(svc, u) for u in users))
         refused = [o for o in outcomes if o[0] != "hello"]
