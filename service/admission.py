@@ -84,7 +84,8 @@ class Admission:
             raise Refused(CLOSE_BUSY, "busy")
         self._waiting += 1
         try:
-            await asyncio.wait_for(self._slots.acquire(), self._wait)
+            async with asyncio.timeout(self._wait):  # wait_for may swallow a cancellation
+                await self._slots.acquire()
         except TimeoutError:
             raise Refused(CLOSE_BUSY, "busy") from None
         finally:

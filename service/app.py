@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 WEB_DIR = REPO_ROOT / "web"
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 2
+SHUTDOWN_TIMEOUT = 5.0  # for the background tasks, then again for the pool
 
 
 def _demo_handlers(settings: Settings, database_url: str) -> list[ControllerRouterHandler]:
@@ -125,8 +126,13 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             hub.close_all(1001, "service shutting down")
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await pool.close()
+            # Bounded: a task that does not stop must not keep the process (and the port a
+            # restarted one waits for) alive; name it, so the next look starts there.
+            _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_TIMEOUT)
+            if stuck:
+                log.warning("shutdown: %s did not stop within %gs; exiting without them",
+                            ", ".join(sorted(t.get_name() for t in stuck)), SHUTDOWN_TIMEOUT)
+            await pool.close(timeout=SHUTDOWN_TIMEOUT)
 
     async def provide_pool(state: State) -> AsyncConnectionPool[Any]:
         pool: AsyncConnectionPool[Any] = state.pool

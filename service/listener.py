@@ -92,7 +92,8 @@ class Listener:
                 # (a partition, a dead NAT entry) would leave the probe waiting for
                 # the kernel's retransmissions, a quarter of an hour: bound it.
                 try:
-                    await asyncio.wait_for(conn.execute("SELECT 1"), self._probe_timeout)
+                    async with asyncio.timeout(self._probe_timeout):  # not wait_for: see
+                        await conn.execute("SELECT 1")  # Sequencer._fetch
                 except TimeoutError as exc:
                     raise psycopg.OperationalError(
                         f"LISTEN connection did not answer its probe in {self._probe_timeout:g}s"
