@@ -170,7 +170,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         # Litestar only logs unexpected errors, through them, and never 4xx as tracebacks.
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always",
-            disable_stack_trace={400, 401, 403, 404, 405, 413, 503, store.DatabaseUnavailable},
+            disable_stack_trace={400, 401, 403, 404, 405, 413, store.DatabaseUnavailable},
             loggers={"litestar": {"level": settings.log_level.upper(), "handlers": [],
                                   "propagate": True}},
         ),

@@ -13,7 +13,7 @@ from litestar.exceptions import WebSocketDisconnect
 from psycopg_pool import AsyncConnectionPool
 
 from service import store
-from service.admission import Admission, Refused
+from service.admission import CLOSE_BUSY, Admission, Refused
 from service.auth import AuthError, Caller, TokenVerifier
 from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
 from service.metrics import Metrics
@@ -28,7 +28,6 @@ BEARER_PREFIX = "bearer."
 AUTH_TIMEOUT = 3.0  # from the upgrade to a valid first message
 MAX_CLIENT_MESSAGE = 4096
 CLOSE_PROTOCOL, CLOSE_AUTH, CLOSE_ORIGIN, CLOSE_IDLE = 4400, 4401, 4403, 4408
-CLOSE_TRY_AGAIN = 1013  # RFC 6455 "Try Again Later"
 
 
 class CloseSocket(Exception):
@@ -224,7 +223,7 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         pass
     except store.DatabaseUnavailable:
         # An outage: "try again later"; the client reconnects with backoff and `since`.
-        await _close(socket, CLOSE_TRY_AGAIN, "database unavailable")
+        await _close(socket, CLOSE_BUSY, "database unavailable")
     except Exception:
         log.exception("WebSocket handler failed")
         await _close(socket, 1011, "internal error")
