@@ -13,6 +13,7 @@ import binascii
 import math
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
@@ -27,6 +28,10 @@ from service import store
 from service.queries import sql
 
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 8192  # tokens; about 2 MiB at most
+# A user found by `sub` is looked up again after this: a row deleted or a public_sqid
+# reassigned stops naming the old id within it.
+SQID_CACHE_SECONDS = 60.0
 
 
 # users.id is a PostgreSQL integer (serial): anything larger names nobody.
@@ -98,7 +103,15 @@ class Caller:
 
 
 class TokenVerifier:
-    """Checks tokens with one secret and finds the user they name."""
+    """Checks tokens with one secret and finds the user they name.
+
+    A browser sends one token with every request until it refreshes it, so the
+    caller a token names is remembered (up to VERIFIED_CACHE_SIZE tokens, each
+    until its `exp`, and at most SQID_CACHE_SECONDS when it was looked up by
+    `sub`): checking the signature, the claims and the canonical encoding again
+    cost a fifth of an unread-count's CPU. Only the exact string that verified
+    is found; its expiry is checked on every use.
+    """
 
     def __init__(self, secret: str, user_claim: str, pool: AsyncConnectionPool[Any]) -> None:
         if not secret:
@@ -106,6 +119,25 @@ class TokenVerifier:
         self._secret = secret
         self._claim = user_claim
         self._pool = pool
+        self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
+
+    async def authenticate(self, token: str) -> Caller:
+        """The caller named by a valid token, or AuthError."""
+        now = time.time()
+        known = self._verified.get(token)
+        if known is not None:
+            caller, valid_until = known
+            if now < valid_until:
+                return caller
+            del self._verified[token]
+        caller = await self._authenticate(token)
+        valid_until = caller.expires_at
+        if self._claim != "user_id":
+            valid_until = min(valid_until, now + SQID_CACHE_SECONDS)
+        self._verified[token] = (caller, valid_until)
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)  # the oldest verified
+        return caller
 
     def decode(self, token: str) -> dict[str, Any]:
         """Verify signature and expiry; return the claims."""
@@ -128,8 +160,7 @@ class TokenVerifier:
         check_time_claims(claims, time.time())
         return claims
 
-    async def authenticate(self, token: str) -> Caller:
-        """The caller named by a valid token, or AuthError."""
+    async def _authenticate(self, token: str) -> Caller:
         claims = self.decode(token)
         expires_at = float(claims["exp"])  # a number: check_time_claims
         if self._claim == "user_id":
@@ -163,8 +194,13 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-async def provide_caller(request: ASGIConnection[Any, Any, Any, Any]) -> Caller:
-    """Litestar dependency: the authenticated caller of an HTTP request, or 401."""
+async def provide_caller(request: ASGIConnection[Any, Any, Any, Any],
+                         pool: AsyncConnectionPool[Any]) -> Caller:
+    """Litestar dependency: the authenticated caller of an HTTP request, or 401.
+
+    It names `pool` (unused: the verifier has it) so that Litestar resolves the two
+    dependencies one after the other: independent ones are resolved concurrently in
+    an anyio task group made for each request, a tenth of a request's CPU."""
     verifier: TokenVerifier = request.app.state.verifier
     try:
         return await verifier.authenticate(bearer_token(request.headers.get("authorization")))

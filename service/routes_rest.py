@@ -64,13 +64,11 @@ class NotificationsController(Controller):
         except CursorError as exc:
             raise ValidationException(detail=str(exc)) from exc
         async def work(conn: store.AConn) -> tuple[list[Notification], int, int]:
-            # One snapshot for the page and the counter: `position` matches the rows.
-            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            page = await store.list_page(conn, caller.user_id, before_seq=before,
+            # One statement, one snapshot: `position` matches the rows.
+            return await store.list_page(conn, caller.user_id, before_seq=before,
                                          unread_only=unread_only, limit=limit + 1)
-            return (page, *await store.counter(conn, caller.user_id))
 
-        rows, unread, position = await store.run(pool, work)
+        rows, unread, position = await store.run(pool, work, transaction=False)
         more = len(rows) > limit
         rows = rows[:limit]
         return NotificationPage(

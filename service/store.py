@@ -58,13 +58,22 @@ async def sequence_now(conn: AConn) -> None:
 
 
 async def list_page(conn: AConn, user_id: int, *, before_seq: int | None, unread_only: bool,
-                    limit: int) -> list[Notification]:
+                    limit: int) -> tuple[list[Notification], int, int]:
+    """A page of notifications with (unread_count, position) of the same snapshot."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql("list_notifications"), {
             "user_id": user_id, "before_seq": NO_CURSOR if before_seq is None else before_seq,
             "unread_only": unread_only, "limit": limit,
         })
-        return [notification_from_row(row) for row in await cur.fetchall()]
+        rows = await cur.fetchall()
+    unread, position = int(rows[0]["unread_count"]), int(rows[0]["position"])
+    page = []
+    for row in rows:
+        if row["id"] is None:  # the empty page's one row: the counter alone
+            continue
+        del row["unread_count"], row["position"]
+        page.append(notification_from_row(row))
+    return page, unread, position
 
 
 async def notifications_by_ids(conn: AConn, user_ids: list[int],
@@ -127,7 +136,9 @@ def _lost_connection(exc: psycopg.OperationalError) -> bool:
 
 async def run(pool: AsyncConnectionPool[Any], work: Callable[[AConn], Awaitable[T]], *,
               transaction: bool = True, attempts: int = WRITE_ATTEMPTS) -> T:
-    """Run `work` on a pooled connection (in one transaction unless told otherwise).
+    """Run `work` on a pooled (autocommit) connection, in one transaction unless told
+    otherwise: `transaction=False` suits one statement, or statements that need no
+    common snapshot, and saves the BEGIN and COMMIT round trips.
 
     Retried on a deadlock or serialization failure, after a short pause: writers
     of one user serialise on their counter row and statement triggers take users

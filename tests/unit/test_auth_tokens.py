@@ -116,3 +116,31 @@ def test_empty_secret_is_a_configuration_error() -> None:
     """The verifier refuses to exist without a secret."""
     with pytest.raises(ValueError):
         TokenVerifier("", "user_id", cast(AsyncConnectionPool[Any], None))
+
+
+def test_a_remembered_token_still_expires_and_a_respelling_is_not_remembered(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verified-token cache answers only for the exact string that verified, and
+    only until its exp: a token used a second before it expires fails a second after."""
+    check = verifier()
+    token = make_token(7, SECRET, ttl=60)
+    assert asyncio.run(check.authenticate(token)).user_id == 7
+    assert asyncio.run(check.authenticate(token)).user_id == 7  # from the cache
+    with pytest.raises(AuthError, match="malformed token"):
+        asyncio.run(check.authenticate(spare_bit_flipped(token)))
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    with pytest.raises(AuthError, match="token expired"):
+        asyncio.run(check.authenticate(token))
+
+
+def test_the_verified_token_cache_is_bounded() -> None:
+    """Many valid tokens keep at most VERIFIED_CACHE_SIZE of them, oldest out first."""
+    from service import auth
+
+    check = verifier()
+    tokens = [make_token(user, SECRET) for user in range(1, auth.VERIFIED_CACHE_SIZE + 11)]
+    for token in tokens:
+        asyncio.run(check.authenticate(token))
+    assert len(check._verified) == auth.VERIFIED_CACHE_SIZE
+    assert tokens[0] not in check._verified and tokens[-1] in check._verified
