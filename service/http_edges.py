@@ -8,6 +8,7 @@ be reachable from a production service.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, cast
 
 from litestar.connection import ASGIConnection
@@ -21,13 +22,27 @@ DEMO_FOLDERS = frozenset({"demo", "demo-art"})
 
 
 def head_as_get(app: ASGIApp) -> ASGIApp:
-    """Wraps the whole app (server.py), outside Litestar's router, which answers 405
-    before any middleware runs: a HEAD request runs as GET, answered with headers only."""
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
-            await app(scope, receive, send)
-            return
+    """`app` with HEAD answered as GET (server.py wraps the whole app in it)."""
+    return HeadAsGet(app)
 
+
+class HeadAsGet:
+    """Wraps the whole app (server.py), outside Litestar's router, which answers 405
+    before any middleware runs: a HEAD request runs as GET, answered with headers only.
+
+    Every other request is handed to the app as its own coroutine, not awaited from
+    one of ours: a WebSocket keeps the frames it awaits from for its whole life."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    # Not a coroutine function: server.py tells uvicorn the interface is ASGI 3.
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "HEAD":
+            return self.app(scope, receive, send)
+        return self._head(scope, receive, send)
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def headers_only(message: Message) -> None:
             if message["type"] == "http.response.body":
                 if message.get("more_body", False):
@@ -35,8 +50,7 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await app(cast(Scope, {**scope, "method": "GET"}), receive, headers_only)
-    return middleware
+        await self.app(cast(Scope, {**scope, "method": "GET"}), receive, headers_only)
 
 
 def web_files_guard(demo: bool) -> Any:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from typing import Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -36,8 +37,25 @@ class CloseSocket(Exception):
         self.code, self.reason = code, reason
 
 
+# The handshake's headers and query are read from the raw scope: Litestar's parsed
+# copies (`socket.headers`, `socket.query_params`) are cached in the scope and would
+# stay for the socket's whole life, 2 KB each at 10k sockets.
+def _header(socket: WebSocket[Any, Any, Any], name: bytes) -> str | None:
+    values = [v.decode("latin-1") for k, v in socket.scope["headers"] if k.lower() == name]
+    return ", ".join(values) if values else None
+
+
+def _query(socket: WebSocket[Any, Any, Any]) -> dict[str, str]:
+    """The first value of each query parameter."""
+    raw = socket.scope.get("query_string", b"").decode("latin-1")
+    found: dict[str, str] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        found.setdefault(key, value)
+    return found
+
+
 def _offered_subprotocols(socket: WebSocket[Any, Any, Any]) -> list[str]:
-    raw = socket.headers.get("sec-websocket-protocol", "")
+    raw = _header(socket, b"sec-websocket-protocol") or ""
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
@@ -49,12 +67,13 @@ def _parse_since(raw: str | None) -> int | None:
     return int(raw)
 
 
-async def _receive_text(socket: WebSocket[Any, Any, Any], timeout: float) -> str | None:
-    """The next client text (None on disconnect); CloseSocket on timeout or bad frames."""
-    try:
-        event = await asyncio.wait_for(socket.receive(), timeout)
-    except TimeoutError:
-        raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
+async def _receive_text(socket: WebSocket[Any, Any, Any]) -> str | None:
+    """The next client text (None on disconnect); CloseSocket on bad frames.
+
+    The caller bounds the wait with `asyncio.timeout` (a timer on the socket's own
+    task): `asyncio.wait_for` would wrap every receive in one more task per socket.
+    """
+    event = await socket.receive()
     if event["type"] == "websocket.disconnect":
         return None
     text: Any = event.get("text")
@@ -75,7 +94,11 @@ async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifie
                         token: str | None, since: int | None) -> tuple[Caller, int | None]:
     """The caller, from the query/subprotocol token or else a first `auth` message."""
     if token is None:
-        text = await _receive_text(socket, AUTH_TIMEOUT)
+        try:
+            async with asyncio.timeout(AUTH_TIMEOUT):
+                text = await _receive_text(socket)
+        except TimeoutError:
+            raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
         if text is None:
             raise CloseSocket(1000, "client left")
         try:
@@ -90,7 +113,7 @@ async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifie
             raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}")
         token, since = message.token, message.since if message.since is not None else since
     try:
-        return await verifier.authenticate(token), since
+        return await verifier.authenticate(token, remember=False), since
     except AuthError as exc:
         raise CloseSocket(CLOSE_AUTH, str(exc)) from exc
 
@@ -113,42 +136,49 @@ async def _start_position(pool: AsyncConnectionPool[Any], sub_user: int, since: 
     return (hello, since, False) if replayable else (hello, position, True)
 
 
-async def _send_loop(socket: WebSocket[Any, Any, Any], sub: Subscriber) -> None:
-    """Write queued messages in order; ends on the close sentinel or when the client is gone."""
-    while True:
-        text = await sub.queue.get()
-        if text is None:
-            return
-        try:
-            await socket.send_text(text)
-        except Exception as exc:  # the peer went away mid-write: nothing to report
-            log.debug("send failed: %s", type(exc).__name__)
-            return
+async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber, idle_timeout: float,
+                 token_seconds_left: float) -> None:
+    """Answer the client until it leaves; CloseSocket on idle timeout, token expiry or
+    when the hub closes the socket (overflow, shutdown).
+
+    One timer on the socket's own task bounds each wait: the idle deadline, the
+    token's expiry, or now, when the hub calls `close` (`sub.on_close`).
+    """
+    loop = asyncio.get_running_loop()
+    expires = loop.time() + token_seconds_left
+    try:
+        async with asyncio.timeout(None) as deadline:
+            sub.on_close = lambda: deadline.reschedule(loop.time())
+            while sub.close_code is None:
+                deadline.reschedule(min(loop.time() + idle_timeout, expires))
+                text = await _receive_text(socket)
+                if text is None:
+                    return
+                _answer(sub, text)
+    except TimeoutError:
+        if sub.close_code is None:
+            if loop.time() >= expires:
+                raise CloseSocket(CLOSE_AUTH, "token expired") from None
+            raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
+    finally:
+        sub.on_close = None
+    raise CloseSocket(sub.close_code, sub.close_reason)
 
 
-async def _wait_closed(sub: Subscriber) -> None:
-    """Ends when the hub closes the socket (overflow, shutdown), even if a send is stuck."""
-    await sub.closed.wait()
-
-
-async def _receive_loop(socket: WebSocket[Any, Any, Any], sub: Subscriber,
-                        idle_timeout: float) -> None:
-    while True:
-        text = await _receive_text(socket, idle_timeout)
-        if text is None:
-            return
-        if text == "ping":
-            sub.send("pong")
-            continue
-        try:
-            message = CLIENT_DECODER.decode(text)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            sub.send(Error(code="bad_message", message="expected {\"type\": \"ping\"}"))
-            continue
-        if isinstance(message, Ping):
-            sub.send(Pong())
-        else:
-            sub.send(Error(code="already_authenticated", message="auth is only the first message"))
+def _answer(sub: Subscriber, text: str) -> None:
+    """The reply to a client message after auth: pong, or an error that keeps the socket."""
+    if text == "ping":
+        sub.send("pong")
+        return
+    try:
+        message = CLIENT_DECODER.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        sub.send(Error(code="bad_message", message="expected {\"type\": \"ping\"}"))
+        return
+    if isinstance(message, Ping):
+        sub.send(Pong())
+    else:
+        sub.send(Error(code="already_authenticated", message="auth is only the first message"))
 
 
 async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
@@ -158,66 +188,69 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
         await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), 2.0)
 
 
-@websocket("/api/notifications/ws", name="notifications_ws")
-async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    """Live updates for one user: hello, optional replay from `since`, then live changes."""
-    state = socket.app.state
+async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscriber, float]:
+    """Accept, authenticate, admit, then hello and the replay: the socket's subscriber
+    (in the hub) and its token's seconds left. Its own frame, so that what the
+    handshake parsed (token, query, headers) is not kept for the socket's life."""
     settings: Settings = state.settings
     hub: Hub = state.hub
     metrics: Metrics = state.metrics
     admission: Admission = state.admission
     offered = _offered_subprotocols(socket)
+    # Accepted at once: a refusal before the upgrade reaches a browser as a bare
+    # 1006, while a close after it carries a code and when to come back.
+    await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    origin = _header(socket, b"origin")
+    if settings.allowed_origins and origin not in settings.allowed_origins:
+        raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
+    query = _query(socket)
+    token = query.get("token") or next(
+        (p[len(BEARER_PREFIX):] for p in offered if p.startswith(BEARER_PREFIX)), None)
+    since = _parse_since(query.get("since"))
     address = socket.client.host if socket.client else ""
-    sub: Subscriber | None = None
-    tasks: list[asyncio.Task[None]] = []
-    try:
-        # Accepted at once: a refusal before the upgrade reaches a browser as a bare
-        # 1006, while a close after it carries a code and when to come back.
-        await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
-        origin = socket.headers.get("origin")
-        if settings.allowed_origins and origin not in settings.allowed_origins:
-            raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
-        token = socket.query_params.get("token") or next(
-            (p[len(BEARER_PREFIX):] for p in offered if p.startswith(BEARER_PREFIX)), None)
-        since = _parse_since(socket.query_params.get("since"))
-        with admission.unauthenticated(address):  # holds no handshake slot
-            caller, since = await _authenticate(socket, state.verifier, token, since)
-        admission.check_user(hub.sockets_of(caller.user_id))
-        async with admission.slot():  # the costly part: position, then the replay
-            hello, start, resync = await _start_position(
-                state.pool, caller.user_id, since, settings.ws_replay_limit)
-            sub = Subscriber(user_id=caller.user_id, position=start,
-                             queue_limit=settings.ws_queue_size)
-            sub.send(hello)
-            if resync:
-                metrics.resyncs.inc()
-                sub.send(Resync(position=hello.position, unread_count=hello.unread_count))
-            elif since is not None and since < hello.position:
-                metrics.replays.inc()
-            hub.add(sub)
-            tasks = [asyncio.create_task(_send_loop(socket, sub)),
-                     asyncio.create_task(_receive_loop(socket, sub, settings.ws_idle_timeout)),
-                     asyncio.create_task(_wait_closed(sub))]
+    with admission.unauthenticated(address):  # holds no handshake slot
+        caller, since = await _authenticate(socket, state.verifier, token, since)
+    admission.check_user(hub.sockets_of(caller.user_id))
+    async with admission.slot():  # the costly part: position, then the replay
+        hello, start, resync = await _start_position(
+            state.pool, caller.user_id, since, settings.ws_replay_limit)
+        sub = Subscriber(caller.user_id, start, settings.ws_queue_size, socket.send_text)
+        sub.send(hello)
+        if resync:
+            metrics.resyncs.inc()
+            sub.send(Resync(position=hello.position, unread_count=hello.unread_count))
+        elif since is not None and since < hello.position:
+            metrics.replays.inc()
+        hub.add(sub)
+        try:
             await hub.sync([caller.user_id])  # the replay, by the same path as live changes
-            sub.replaying = False
-        done, _ = await asyncio.wait(tasks, timeout=max(0.0, caller.seconds_left()),
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            raise CloseSocket(CLOSE_AUTH, "token expired")
-        for task in done:
-            task.result()  # re-raise CloseSocket or a transport error
-        if sub.close_code is not None:
-            if sub.close_code == CLOSE_TOO_SLOW:
-                metrics.slow_closes.inc()
-            raise CloseSocket(sub.close_code, sub.close_reason)
+        except BaseException:
+            hub.remove(sub)
+            await sub.stop_sending()
+            raise
+        sub.replaying = False
+    return sub, caller.seconds_left()
+
+
+@websocket("/api/notifications/ws", name="notifications_ws")
+async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """Live updates for one user: hello, optional replay from `since`, then live changes."""
+    state = socket.app.state
+    hub: Hub = state.hub
+    metrics: Metrics = state.metrics
+    sub: Subscriber | None = None
+    try:
+        sub, seconds_left = await _open(socket, state)
+        await _serve(socket, sub, state.settings.ws_idle_timeout, seconds_left)
     except Refused as refused:
         metrics.handshakes_refused.inc()
         await _close(socket, refused.code, refused.reason)
     except CloseSocket as close:
+        if close.code == CLOSE_TOO_SLOW:
+            metrics.slow_closes.inc()
         if sub is not None:
             hub.remove(sub)  # at once: closing a stuck client may take a while
-        for task in tasks:
-            task.cancel()
+            await sub.stop_sending()
         await _close(socket, close.code, close.reason)
     except WebSocketDisconnect:
         pass
@@ -228,9 +261,7 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         log.exception("WebSocket handler failed")
         await _close(socket, 1011, "internal error")
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         if sub is not None:
             hub.remove(sub)
+            await sub.stop_sending()
         await _close(socket, 1000, "")

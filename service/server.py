@@ -55,6 +55,12 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         # writes a second, a fifth of the service's CPU (docs/BENCHMARKS.md).
         "ws_ping_interval": None,
         "timeout_graceful_shutdown": 5,
+        # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine
+        # function (http_edges.HeadAsGet) for ASGI 2.
+        "interface": "asgi3",
+        # uvicorn's sans-I/O protocol without the state an open socket no longer needs.
+        "ws": os.environ.get("NOTIFICATIONS_WS_IMPL_EXPERIMENT",
+                             "service.ws_protocol:LeanWebSocketProtocol"),
     }
     if workers <= 1:
         app = head_as_get(create_app(settings, database_url, demo=demo))

@@ -72,16 +72,31 @@ def test_client_message_decoding() -> None:
             CLIENT_DECODER.decode(bad)
 
 
+class Written:
+    """A transport that records what the subscriber's sender wrote, in order."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def __call__(self, text: str) -> None:
+        await self.release.wait()
+        self.texts.append(text)
+
+
 def test_subscriber_never_repeats_or_goes_back() -> None:
     """A position at or below the socket's is never queued again."""
-    async def scenario() -> list[str | None]:
-        sub = Subscriber(user_id=1, position=5, queue_limit=10, replaying=False)
+    async def scenario() -> list[str]:
+        written = Written()
+        sub = Subscriber(1, 5, 10, written, replaying=False)
         assert not sub.offer(5, "five")
         assert sub.offer(6, "six")
         assert not sub.offer(6, "six again")
         assert not sub.offer(7, None)  # skipped change: position moves, nothing sent
         assert sub.position == 7
-        return [sub.queue.get_nowait() for _ in range(sub.queue.qsize())]
+        await asyncio.sleep(0.01)
+        return written.texts
 
     assert asyncio.run(scenario()) == ["six"]
 
@@ -89,26 +104,56 @@ def test_subscriber_never_repeats_or_goes_back() -> None:
 def test_subscriber_never_jumps_over_changes_it_was_not_sent() -> None:
     """A change beyond the next position is refused, so a socket that joined mid-sync keeps no gap."""
     async def scenario() -> tuple[bool, int, int]:
-        sub = Subscriber(user_id=1, position=5, queue_limit=10, replaying=False)
+        sub = Subscriber(1, 5, 10, Written(), replaying=False)
         jumped = sub.offer(9, "nine")
-        return jumped, sub.position, sub.queue.qsize()
+        return jumped, sub.position, sub.queued()
 
     assert asyncio.run(scenario()) == (False, 5, 0)
 
 
+def test_subscriber_writes_in_order_and_holds_nothing_when_idle() -> None:
+    """Messages are written in the order queued, by one sender at a time; once written,
+    the socket keeps no task and no queue (what 10k idle sockets cost)."""
+    async def scenario() -> None:
+        written = Written()
+        written.release.clear()
+        sub = Subscriber(1, 0, 100, written, replaying=False)
+        sub.send("hello")
+        for seq in range(1, 6):
+            assert sub.offer(seq, str(seq))
+        await asyncio.sleep(0.01)
+        assert sub.queued() == 6 and written.texts == []  # the transport is blocked
+        written.release.set()
+        await asyncio.sleep(0.01)
+        assert written.texts == ["hello", "1", "2", "3", "4", "5"]
+        assert sub._sender is None and sub._pending is None
+        sub.send("pong")
+        await asyncio.sleep(0.01)
+        assert written.texts[-1] == "pong" and sub._sender is None
+
+    asyncio.run(scenario())
+
+
 def test_subscriber_overflow_closes_4409_but_replay_may_exceed() -> None:
-    """A live socket over its queue limit is closed with 4409; during replay it is not."""
-    async def scenario() -> tuple[int | None, int | None]:
-        replaying = Subscriber(user_id=1, position=0, queue_limit=2)
+    """A live socket over its queue limit is closed with 4409 and wakes its server;
+    during replay it is not; what was queued is dropped."""
+    async def scenario() -> tuple[int | None, int | None, list[str]]:
+        blocked = Written()
+        blocked.release.clear()
+        replaying = Subscriber(1, 0, 2, blocked)
         for seq in range(1, 6):
             replaying.offer(seq, str(seq))
-        live = Subscriber(user_id=1, position=0, queue_limit=2, replaying=False)
+        live = Subscriber(1, 0, 2, blocked, replaying=False)
+        woken: list[str] = []
+        live.on_close = lambda: woken.append("woken")
         for seq in range(1, 6):
             live.offer(seq, str(seq))
-        assert live.queue.get_nowait() is None and live.closed.is_set()
-        return replaying.close_code, live.close_code
+        assert live.queued() == 0 and woken == ["woken"]
+        await live.stop_sending()
+        await replaying.stop_sending()
+        return replaying.close_code, live.close_code, woken
 
-    assert asyncio.run(scenario()) == (None, CLOSE_TOO_SLOW)
+    assert asyncio.run(scenario()) == (None, CLOSE_TOO_SLOW, ["woken"])
 
 
 def test_scrub_removes_query_strings_and_jwts() -> None:

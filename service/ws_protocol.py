@@ -1,0 +1,112 @@
+"""uvicorn's sans-I/O WebSocket protocol, minus what an open socket no longer needs.
+
+At 10,000 idle sockets every object a connection keeps is paid 10,000 times.
+uvicorn keeps, for the socket's whole life, the handshake's request and
+response (their parsed headers, about 2.5 KB) and an `asyncio.Queue` plus an
+`asyncio.Event` (five deques of about 760 bytes each, allocated even while
+empty). This subclass drops the handshake once the 101 is written and uses a
+one-consumer inbox and a write flag that allocate nothing while idle. The
+protocol itself (frames, close handshake, back-pressure) is uvicorn's,
+unchanged; if a uvicorn release renames what is replaced here, the parent's
+objects are kept (`lean` says which is in use) and only the saving is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+
+class Inbox:
+    """What `asyncio.Queue` does for uvicorn's receive(): one consumer, no size limit."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        if self._items is None:
+            self._items = deque()
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        item = self._items.popleft()
+        if not self._items:
+            self._items = None
+        return item
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def empty(self) -> bool:
+        return not self._items
+
+
+class Flag:
+    """What `asyncio.Event` does for uvicorn's write back-pressure, with waiters made
+    only while the transport is paused."""
+
+    __slots__ = ("_set", "_waiters")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def set(self) -> None:
+        self._set = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self) -> bool:
+        if self._set:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        await waiter
+        return True
+
+
+class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
+    """Selected in server.py with uvicorn's `ws` option."""
+
+    lean = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(getattr(self, "queue", None), asyncio.Queue) and isinstance(
+                getattr(self, "writable", None), asyncio.Event):
+            self.queue = Inbox()  # type: ignore[assignment]
+            writable = Flag()
+            if self.writable.is_set():
+                writable.set()
+            self.writable = writable  # type: ignore[assignment]
+            self.lean = True
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message.get("type") == "websocket.accept" and self.lean:
+            # The 101 is written: nothing reads the handshake again.
+            self.request = self.response = None  # type: ignore[assignment]
