@@ -59,8 +59,7 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         # function (http_edges.HeadAsGet) for ASGI 2.
         "interface": "asgi3",
         # uvicorn's sans-I/O protocol without the state an open socket no longer needs.
-        "ws": os.environ.get("NOTIFICATIONS_WS_IMPL_EXPERIMENT",
-                             "service.ws_protocol:LeanWebSocketProtocol"),
+        "ws": "service.ws_protocol:LeanWebSocketProtocol",
     }
     if workers <= 1:
         app = head_as_get(create_app(settings, database_url, demo=demo))
