@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.common import (
     MachineLoad,
     Report,
@@ -89,14 +91,12 @@ def wait_for_receipts(fleet: Fleet, expected: int, before: int, timeout: float) 
 def server_lag(service: ServiceProcess) -> tuple[float, float]:
     """(sum, count) of the service's own delivery-lag histogram: from the
     notification's created_at to the moment it was queued for the socket."""
-    total = count = 0.0
     with urllib.request.urlopen(service.base_url + "/metrics", timeout=5) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith("notifications_delivery_lag_seconds_sum"):
-                total = float(line.rsplit(" ", 1)[1])
-            elif line.startswith("notifications_delivery_lag_seconds_count"):
-                count = float(line.rsplit(" ", 1)[1])
-    return total, count
+        text = response.read().decode()
+    values = {s.name: s.value for family in text_string_to_metric_families(text)
+              if family.name == "notifications_delivery_lag_seconds" for s in family.samples}
+    return (values.get("notifications_delivery_lag_seconds_sum", 0.0),
+            values.get("notifications_delivery_lag_seconds_count", 0.0))
 
 
 def measure_delivery(url: str, fleet: Fleet, service: ServiceProcess, users: int, rate: float,

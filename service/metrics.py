@@ -1,136 +1,170 @@
-"""Prometheus metrics in the text exposition format, with no dependency.
+"""Prometheus metrics through `prometheus_client`, in its multiprocess mode for `--workers`.
 
-Each process keeps its own numbers; with `--workers N` a scrape reaches one
-worker, so every sample carries a `pid` label and the dashboards sum them.
+One process: each `Metrics` has its own `CollectorRegistry` (tests build many
+apps in one process; the library's global REGISTRY would mix them).
+
+`serve --workers N`: every worker writes its samples to memory-mapped files in
+PROMETHEUS_MULTIPROC_DIR (set up by the parent, `multiprocess_directory`) and a
+scrape of any worker reads them all, so `/metrics` reports the whole service:
+counters and histograms summed, each gauge aggregated as its meaning asks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+WORKERS = " With --workers N: "
+
+# Multiprocess mode has no `_created` series; without them in one process too, both
+# modes expose the same series, the ones the dashboards were built on.
+disable_created_metrics()
 
 
-def exposition_number(value: float) -> str:
-    """A sample value exactly: whole numbers in full (`:g` made 1234567 `1.23457e+06`,
-    hiding small increments), others as Python's shortest round-trip repr."""
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
-
-
-@dataclass
-class Counter:
-    name: str
-    help: str
-    value: float = 0.0
-
-    def inc(self, amount: float = 1.0) -> None:
-        self.value += amount
-
-    def render(self, labels: str) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter",
-                f"{self.name}{{{labels}}} {exposition_number(self.value)}"]
-
-
-@dataclass
-class Gauge:
-    name: str
-    help: str
-    value: float = 0.0
-
-    def set(self, value: float) -> None:
-        self.value = value
-
-    def render(self, labels: str) -> list[str]:
-        return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} gauge",
-                f"{self.name}{{{labels}}} {exposition_number(self.value)}"]
-
-
-@dataclass
-class Histogram:
-    name: str
-    help: str
-    buckets: tuple[float, ...] = LAG_BUCKETS
-    counts: list[int] = field(default_factory=list)
-    total: float = 0.0
-    count: int = 0
-
-    def observe(self, value: float) -> None:
-        if not self.counts:
-            self.counts = [0] * len(self.buckets)
-        for index, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[index] += 1
-        self.total += value
-        self.count += 1
-
-    def render(self, labels: str) -> list[str]:
-        counts = self.counts or [0] * len(self.buckets)
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        for bound, cumulative in zip(self.buckets, counts, strict=True):
-            lines.append(f'{self.name}_bucket{{{labels},le="{bound:g}"}} {cumulative}')
-        lines.append(f'{self.name}_bucket{{{labels},le="+Inf"}} {self.count}')
-        lines.append(f"{self.name}_sum{{{labels}}} {exposition_number(self.total)}")
-        lines.append(f"{self.name}_count{{{labels}}} {self.count}")
-        return lines
-
-
-@dataclass
 class Metrics:
-    """Everything /metrics reports for this process."""
+    """Everything /metrics reports: this process, or with a multiprocess directory every
+    worker of this `serve`. Callers use the attributes' `.inc()`, `.set()`, `.observe()`."""
 
-    open_sockets: Gauge = field(default_factory=lambda: Gauge(
-        "notifications_ws_open_sockets", "WebSocket connections open in this process."))
-    messages_delivered: Counter = field(default_factory=lambda: Counter(
-        "notifications_ws_messages_delivered_total",
-        "Stream messages queued to sockets (live and replayed)."))
-    delivery_lag: Histogram = field(default_factory=lambda: Histogram(
-        "notifications_delivery_lag_seconds",
-        "From the change's sequencing (notification_events.created_at) to the "
-        "moment the message is queued to a live socket."))
-    listener_reconnects: Counter = field(default_factory=lambda: Counter(
-        "notifications_listener_reconnects_total",
-        "LISTEN connections re-established after a failure."))
-    listener_connected: Gauge = field(default_factory=lambda: Gauge(
-        "notifications_listener_connected", "1 when the LISTEN connection is up."))
-    replays: Counter = field(default_factory=lambda: Counter(
-        "notifications_ws_replays_total", "Sockets that resumed with `since` and got a replay."))
-    resyncs: Counter = field(default_factory=lambda: Counter(
-        "notifications_ws_resyncs_total", "Sockets told to reload (since too old or ahead)."))
-    slow_closes: Counter = field(default_factory=lambda: Counter(
-        "notifications_ws_slow_client_closes_total", "Sockets closed with 4409."))
-    handshakes_refused: Counter = field(default_factory=lambda: Counter(
-        "notifications_ws_handshakes_refused_total",
-        "Sockets closed at admission (busy, or over the per-address or per-user cap)."))
-    retention_runs: Counter = field(default_factory=lambda: Counter(
-        "notifications_retention_runs_total", "Retention jobs run by this process."))
-    sequencer_leading: Gauge = field(default_factory=lambda: Gauge(
-        "notifications_sequencer_leading", "1 while this process is the database's sequencer."))
-    sequencer_rows: Counter = field(default_factory=lambda: Counter(
-        "notifications_sequencer_rows_total",
-        "Committed changes and host requests this process sequenced."))
-    sequencer_batch_seconds: Histogram = field(default_factory=lambda: Histogram(
-        "notifications_sequencer_batch_seconds", "Time of each non-empty sequencer batch."))
-    stalled_resyncs: Counter = field(default_factory=lambda: Counter(
-        "notifications_ws_stalled_resyncs_total",
-        "Sockets told to reload because the replay log could not advance them (a hole)."))
-    gc_full_passes: Counter = field(default_factory=lambda: Counter(
-        "notifications_gc_full_passes_total",
-        "Full garbage-collector passes over the frozen objects (NOTIFICATIONS_GC_FULL_INTERVAL)."))
-    gc_full_pass_seconds: Gauge = field(default_factory=lambda: Gauge(
-        "notifications_gc_last_full_pass_seconds",
-        "The pause of the last full garbage-collector pass."))
+    def __init__(self) -> None:
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        self.registry = CollectorRegistry()
+        if self.multiprocess_dir:
+            # The samples live in the directory's files (the library chose that when it was
+            # imported with the variable set); the registry only reads them back.
+            MultiProcessCollector(self.registry, path=self.multiprocess_dir)
+            own: CollectorRegistry | None = None
+        else:
+            own = self.registry
 
-    def render(self) -> str:
-        labels = f'pid="{os.getpid()}"'
-        lines: list[str] = []
-        for metric in (self.open_sockets, self.messages_delivered, self.delivery_lag,
-                       self.listener_reconnects, self.listener_connected, self.replays,
-                       self.resyncs, self.slow_closes, self.handshakes_refused,
-                       self.retention_runs, self.sequencer_leading, self.sequencer_rows,
-                       self.sequencer_batch_seconds, self.stalled_resyncs,
-                       self.gc_full_passes, self.gc_full_pass_seconds):
-            lines.extend(metric.render(labels))
-        return "\n".join(lines) + "\n"
+        def counter(name: str, help_: str) -> Counter:
+            return Counter(name, help_, registry=own)  # the library appends `_total`
+
+        def histogram(name: str, help_: str) -> Histogram:
+            return Histogram(name, help_, buckets=LAG_BUCKETS, registry=own)
+
+        self.open_sockets = Gauge(
+            "notifications_ws_open_sockets", "WebSocket connections open in this process."
+            + WORKERS + "the sum over the workers.", registry=own, multiprocess_mode="livesum")
+        self.messages_delivered = counter(
+            "notifications_ws_messages_delivered",
+            "Stream messages queued to sockets (live and replayed).")
+        self.delivery_lag = histogram(
+            "notifications_delivery_lag_seconds",
+            "From the change's sequencing (notification_events.created_at) to the "
+            "moment the message is queued to a live socket.")
+        self.listener_reconnects = counter(
+            "notifications_listener_reconnects",
+            "LISTEN connections re-established after a failure.")
+        # Each worker has its own LISTEN connection: 0 as soon as any worker's is down.
+        self.listener_connected = Gauge(
+            "notifications_listener_connected", "1 when the LISTEN connection is up."
+            + WORKERS + "1 when every worker's is.", registry=own, multiprocess_mode="livemin")
+        self.replays = counter(
+            "notifications_ws_replays", "Sockets that resumed with `since` and got a replay.")
+        self.resyncs = counter(
+            "notifications_ws_resyncs", "Sockets told to reload (since too old or ahead).")
+        self.slow_closes = counter(
+            "notifications_ws_slow_client_closes", "Sockets closed with 4409.")
+        self.handshakes_refused = counter(
+            "notifications_ws_handshakes_refused",
+            "Sockets closed at admission (busy, or over the per-address or per-user cap).")
+        self.retention_runs = counter(
+            "notifications_retention_runs", "Retention jobs run by this process."
+            + WORKERS + "summed over the workers.")
+        # At most one process per database leads; a dead worker's 1 must not linger.
+        self.sequencer_leading = Gauge(
+            "notifications_sequencer_leading", "1 while this process is the database's sequencer."
+            + WORKERS + "1 while one of the workers is.", registry=own,
+            multiprocess_mode="livemax")
+        self.sequencer_rows = counter(
+            "notifications_sequencer_rows",
+            "Committed changes and host requests this process sequenced."
+            + WORKERS + "summed over the workers.")
+        self.sequencer_batch_seconds = histogram(
+            "notifications_sequencer_batch_seconds", "Time of each non-empty sequencer batch.")
+        self.stalled_resyncs = counter(
+            "notifications_ws_stalled_resyncs",
+            "Sockets told to reload because the replay log could not advance them (a hole).")
+        self.gc_full_passes = counter(
+            "notifications_gc_full_passes",
+            "Full garbage-collector passes over the frozen objects (NOTIFICATIONS_GC_FULL_INTERVAL).")
+        # The pause that matters is the worst one a live worker's sockets sat through.
+        self.gc_full_pass_seconds = Gauge(
+            "notifications_gc_last_full_pass_seconds",
+            "The pause of the last full garbage-collector pass."
+            + WORKERS + "the longest of the workers' last passes.", registry=own,
+            multiprocess_mode="livemax")
+
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The scrape's body and content type: the Prometheus text format, or OpenMetrics
+        when the scraper's Accept header asks for it."""
+        if self.multiprocess_dir:
+            forget_dead_workers(self.multiprocess_dir)
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+
+def forget_dead_workers(path: str) -> None:
+    """Drop the live gauges of workers that no longer exist (SIGKILLed, or restarted by
+    uvicorn: nothing runs in the parent to tell), so their open sockets stop counting.
+    Their counters stay, so the service's totals never go backwards."""
+    for file in Path(path).glob("gauge_live*_*.db"):
+        pid = int(file.stem.rpartition("_")[2])
+        if not _alive(pid):
+            # Another worker's scrape may be removing the same files right now.
+            with contextlib.suppress(FileNotFoundError):
+                mark_process_dead(pid, path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, someone else's
+    return True
+
+
+@contextlib.contextmanager
+def multiprocess_directory(workers: int) -> Iterator[str | None]:
+    """For the parent of `serve`, before any worker starts: the directory the workers
+    share their samples through. An operator's PROMETHEUS_MULTIPROC_DIR is honoured
+    (created if missing, emptied of the last run's files, kept); otherwise, with several
+    workers, a private temporary one is made and removed at exit. One process with no
+    directory set needs none."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        # The library requires a clean directory per run: old files would add a previous
+        # run's counters and dead pids' gauges to this one's.
+        for old in Path(given).glob("*.db"):
+            old.unlink(missing_ok=True)
+        yield given
+        return
+    if workers <= 1:
+        yield None
+        return
+    path = tempfile.mkdtemp(prefix="notifications-metrics-")  # mode 0700
+    os.environ[MULTIPROC_ENV] = path  # inherited by the workers uvicorn spawns
+    try:
+        yield path
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)

@@ -35,6 +35,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
 
 @get("/metrics", tags=["operations"], media_type=MediaType.TEXT, summary="Prometheus metrics",
      include_in_schema=False)
-async def metrics(request: Request[Any, Any, Any]) -> Response[str]:
-    return Response(request.app.state.metrics.render(),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    body, content_type = request.app.state.metrics.exposition(request.headers.get("accept", ""))
+    # As a header, not media_type: Litestar would add a second `charset` to a text/ type.
+    return Response(body, headers={"content-type": content_type})

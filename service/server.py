@@ -2,7 +2,8 @@
 
 The database URL is resolved once, in the parent: with `--workers N` every
 worker gets it through DATABASE_URL, so no worker starts its own embedded
-PostgreSQL. Each worker has its own pool and its own LISTEN connection.
+PostgreSQL. Each worker has its own pool and its own LISTEN connection; they
+share their metrics through PROMETHEUS_MULTIPROC_DIR, made before they start.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from service.app import create_app
 from service.database import resolve_database_url
 from service.http_edges import head_as_get
 from service.logging_setup import log_config
+from service.metrics import multiprocess_directory
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,12 +63,15 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         # uvicorn's sans-I/O protocol without the state an open socket no longer needs.
         "ws": "service.ws_protocol:LeanWebSocketProtocol",
     }
-    if workers <= 1:
-        app = head_as_get(create_app(settings, database_url, demo=demo))
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
-        return
-    os.environ["DATABASE_URL"] = database_url
-    os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret
-    os.environ[DEMO_ENV] = "1" if demo else "0"
-    uvicorn.run("service.server:app_from_env", factory=True, workers=workers,
-                **common)  # type: ignore[arg-type]
+    # Before any worker starts: they all write their metrics there, so a scrape of one
+    # reports the whole service (service/metrics.py).
+    with multiprocess_directory(workers):
+        if workers <= 1:
+            app = head_as_get(create_app(settings, database_url, demo=demo))
+            uvicorn.run(app, **common)  # type: ignore[arg-type]
+            return
+        os.environ["DATABASE_URL"] = database_url
+        os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret
+        os.environ[DEMO_ENV] = "1" if demo else "0"
+        uvicorn.run("service.server:app_from_env", factory=True, workers=workers,
+                    **common)  # type: ignore[arg-type]

@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from playwright.sync_api import BrowserContext, Page
@@ -26,6 +25,7 @@ from websockets.sync.client import connect as ws_connect
 
 from tests.hostdata import add_post, add_user, comment
 from tests.netproxy import FaultProxy
+from tests.scrape import metric
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
@@ -79,9 +79,7 @@ def start_client(context: BrowserContext, svc: RunningService, plain: str, fresh
 
 
 def slow_closes(svc: RunningService) -> int:
-    text = httpx.get(svc.base_url + "/metrics", timeout=10).text
-    found = re.search(r'^notifications_ws_slow_client_closes_total\{[^}]*\} (\d+)', text, re.M)
-    return int(found.group(1)) if found else 0
+    return int(metric(svc.base_url, "notifications_ws_slow_client_closes_total"))
 
 
 def closes(page: Page) -> list[int]:

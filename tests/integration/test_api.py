@@ -17,6 +17,7 @@ import pytest
 
 from tests.hostdata import add_post, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
+from tests.scrape import scrape
 from tests.servers import RunningService
 from tests.tokens import make_token
 
@@ -217,8 +218,8 @@ def test_health_metrics_and_schema(service: RunningService) -> None:
     assert httpx.get(base + "/health/live").json() == {"status": "ok"}
     assert httpx.get(base + "/health/ready").json() == {
         "status": "ok", "database": True, "listener": True}
-    metrics = httpx.get(base + "/metrics").text
-    assert "notifications_ws_open_sockets{" in metrics
-    assert "notifications_delivery_lag_seconds_bucket{" in metrics
+    metrics = scrape(base)
+    assert "notifications_ws_open_sockets" in metrics
+    assert 'notifications_delivery_lag_seconds_bucket{le="+Inf"}' in metrics
     schema = httpx.get(base + "/schema/openapi.json").json()
     assert "/api/notifications/mark-read" in schema["paths"]

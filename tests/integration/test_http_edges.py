@@ -1,14 +1,14 @@
 """HEAD answers like GET; /web/ serves the web components, and the demo only with --demo;
-/metrics prints every counter exactly."""
+/metrics parses as Prometheus text, or OpenMetrics when asked."""
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
+from tests.scrape import families
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
@@ -51,11 +51,21 @@ def test_demo_mode_serves_the_demo_folders_but_never_the_tests(shared_database_u
         assert httpx.get(svc.base_url + "/web/tests/client.test.mjs", timeout=10).status_code == 404
 
 
-def test_metrics_are_whole_numbers_in_full(service: RunningService, db: object) -> None:
-    text = httpx.get(service.base_url + "/metrics", timeout=10).text
-    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert samples
-    for line in samples:
-        value = line.rsplit(" ", 1)[1]
-        assert re.fullmatch(r"-?\d+|-?\d+\.\d+(e-?\d+)?|\+Inf", value), line
-        assert "e+" not in value, line
+def test_metrics_parse_as_prometheus_text_or_openmetrics(service: RunningService) -> None:
+    """A real scrape parses with the Prometheus client's own parsers, in the format asked for,
+    every family with its HELP, no `pid` label (workers are summed, not told apart)."""
+    plain = httpx.get(service.base_url + "/metrics", timeout=10)
+    assert plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    parsed = families(plain.text)
+    assert parsed["notifications_ws_messages_delivered"].type == "counter"
+    assert parsed["notifications_delivery_lag_seconds"].type == "histogram"
+    assert parsed["notifications_ws_open_sockets"].type == "gauge"
+    for family in parsed.values():
+        assert family.name.startswith("notifications_") and family.documentation, family
+        assert all("pid" not in sample.labels for sample in family.samples), family
+    open_metrics = httpx.get(service.base_url + "/metrics", timeout=10,
+                             headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert open_metrics.headers["content-type"].startswith(
+        "application/openmetrics-text; version=1.0.0")
+    assert open_metrics.text.endswith("# EOF\n")
+    assert {f.name for f in text_string_to_metric_families(open_metrics.text)} == set(parsed)

@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.conftest import PgServer
 from tests.hostdata import add_post, add_user
 from tests.integration.ws_client import connect, recv_json
+from tests.scrape import metric
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
@@ -110,10 +111,7 @@ async def test_terminated_listen_backend_loses_and_repeats_nothing(
             await collector.wait_for(20)
             await asyncio.sleep(0.3)
         assert collector.positions == list(range(1, 21))
-        metrics = httpx.get(svc.base_url + "/metrics").text
-        assert 'notifications_listener_reconnects_total{' in metrics
-        assert [line for line in metrics.splitlines()
-                if line.startswith("notifications_listener_reconnects_total{")][0].endswith(" 1")
+        assert metric(svc.base_url, "notifications_listener_reconnects_total") == 1
 
 
 async def test_postgres_restart_mid_stream_loses_and_repeats_nothing(

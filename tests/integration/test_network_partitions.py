@@ -12,11 +12,9 @@ again until the server let go of it).
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection
@@ -24,6 +22,7 @@ from websockets.asyncio.client import ClientConnection
 from tests.hostdata import add_post, add_user, react
 from tests.integration.ws_client import connect, recv_json
 from tests.netproxy import proxied
+from tests.scrape import metric
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
@@ -60,9 +59,7 @@ async def test_a_silent_listen_connection_is_replaced_and_nothing_is_missed(
             # Found within the probe's interval and timeout, plus psycopg's own bounded
             # cancellation of the unanswered probe (5 s, then 5 s more before it closes).
             await arrives_within(ws, svc, "during", 55)
-        metrics = httpx.get(svc.base_url + "/metrics", timeout=10).text
-        reconnects = re.search(r'notifications_listener_reconnects_total\{pid="\d+"\} (\d+)', metrics)
-        assert reconnects is not None and int(reconnects.group(1)) >= 1, metrics[-800:]
+        assert metric(svc.base_url, "notifications_listener_reconnects_total") >= 1
         log = svc.log_text()
         assert "LISTEN connection lost (OperationalError)" in log, log[-2000:]
         assert "LISTEN connection re-established" in log

@@ -12,6 +12,7 @@ import pytest
 
 from tests.hostdata import add_post, add_user, react
 from tests.integration.ws_client import connect, recv_json
+from tests.scrape import metric
 from tests.servers import running_service
 from tests.tokens import make_token
 
@@ -77,5 +78,4 @@ def test_retention_runs_inside_the_service_unless_another_instance_holds_the_loc
         while conn.execute("SELECT count(*) FROM notifications").fetchone() != (0,):
             assert time.monotonic() < deadline, svc.log_text()[-2000:]
             time.sleep(0.1)
-        metrics = httpx.get(svc.base_url + "/metrics").text
-        assert re.search(r'notifications_retention_runs_total\{pid="\d+"\} 1', metrics)
+        assert metric(svc.base_url, "notifications_retention_runs_total") == 1

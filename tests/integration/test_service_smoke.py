@@ -14,6 +14,7 @@ import psycopg
 import websockets
 
 from tests.hostdata import add_post, add_user, react
+from tests.scrape import scrape
 from tests.servers import REPO_ROOT, running_service
 from tests.tokens import make_token
 
@@ -38,12 +39,11 @@ async def test_reaction_insert_arrives_over_websocket(database_url: str,
             listed = httpx.get(svc.base_url + "/api/notifications/",
                                headers={"Authorization": f"Bearer {token}"}).json()
             assert listed["notifications"][0] == message["notification"]
-            metrics = httpx.get(svc.base_url + "/metrics").text
+            metrics = scrape(svc.base_url)
             for sample in ("notifications_delivery_lag_seconds_count",
                            "notifications_ws_open_sockets",
                            "notifications_ws_messages_delivered_total"):
-                line = next(x for x in metrics.splitlines() if x.startswith(sample + "{"))
-                assert line.endswith(" 1"), line
+                assert metrics[sample] == 1, (sample, metrics.get(sample))
 
 
 async def test_logs_hold_no_token_and_can_be_json(database_url: str,

@@ -14,7 +14,6 @@ import socket
 import time
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 import websockets
@@ -23,6 +22,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.hostdata import add_user
 from tests.integration.ws_client import close_code, recv_json
+from tests.scrape import metric
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
@@ -31,10 +31,7 @@ RETRY_HINT = re.compile(r"retry after (\d+) ms")
 
 
 def refused_total(svc: RunningService) -> int:
-    metrics = httpx.get(svc.base_url + "/metrics", timeout=10).text
-    line = next(x for x in metrics.splitlines()
-                if x.startswith("notifications_ws_handshakes_refused_total{"))
-    return int(line.rsplit(" ", 1)[1])
+    return int(metric(svc.base_url, "notifications_ws_handshakes_refused_total"))
 
 
 async def hello_or_close(svc: RunningService, user: int) -> tuple[str, int | None, str]:

@@ -9,15 +9,14 @@ stops receiving.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import httpx
 import psycopg
 
 from tests.hostdata import add_post, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import connect, recv_json
+from tests.scrape import metric
 from tests.servers import RunningService
 from tests.tokens import make_token
 
@@ -26,10 +25,7 @@ LATER_CHANGES = 600  # more than one page (500) of the delivery loop
 
 
 def stalled_resyncs(service: RunningService) -> float:
-    text = httpx.get(service.base_url + "/metrics").text
-    match = re.search(r"^notifications_ws_stalled_resyncs_total\{[^}]*\} (\S+)$", text, re.M)
-    assert match, "the metric is exported"
-    return float(match.group(1))
+    return metric(service.base_url, "notifications_ws_stalled_resyncs_total")
 
 
 async def test_a_hole_in_the_log_is_a_resync_never_a_stall(service: RunningService,

@@ -17,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.hostdata import add_post, add_user, comment
 from tests.integration.ws_client import close_code, connect, recv_json
+from tests.scrape import scrape
 from tests.servers import RunningService, running_service
 from tests.tokens import make_token
 
@@ -179,17 +180,13 @@ async def test_slow_client_is_closed_4409_and_others_keep_receiving(
         slow.close()
 
 
-def _metrics(svc: RunningService) -> str:
-    import httpx
-
-    return httpx.get(svc.base_url + "/metrics").text
+def _metrics(svc: RunningService) -> dict[str, float]:
+    return scrape(svc.base_url)
 
 
-def _value(metrics: str, name: str) -> float:
-    for line in metrics.splitlines():
-        if line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in metrics")
+def _value(metrics: dict[str, float], name: str) -> float:
+    assert name in metrics, f"{name} not in metrics"
+    return metrics[name]
 
 
 def test_cors_follows_the_origin_allow_list(strict_service: RunningService) -> None:

@@ -21,6 +21,7 @@ import psutil
 import psycopg
 import pytest
 
+from tests import scrape
 from tests.conftest import PgServer
 from tests.reliability.stream import (
     StreamClient,
@@ -42,10 +43,7 @@ MIN_COMMITS, MIN_MESSAGES = 100, 50
 
 
 def metric(svc: RunningService, name: str) -> float:
-    for line in httpx.get(svc.base_url + "/metrics", timeout=5).text.splitlines():
-        if line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError(f"{name} not in /metrics")
+    return scrape.metric(svc.base_url, name)
 
 
 @contextmanager

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import os
+import stat
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics.parser import text_fd_to_metric_families
 
 from service.cursor import CursorError, decode_cursor, encode_cursor
 from service.fanout import CLOSE_TOO_SLOW, Subscriber
 from service.logging_setup import ScrubSecrets, scrub
-from service.metrics import Metrics
+from service.metrics import MULTIPROC_ENV, Metrics, multiprocess_directory
 from service.schemas import Notification
 from service.ws_messages import CLIENT_DECODER, Auth, Ping, message_for_event
+from tests.scrape import samples
 
 
 def sample(nid: uuid.UUID) -> Notification:
@@ -169,28 +176,93 @@ def test_scrub_removes_query_strings_and_jwts() -> None:
 
 
 def test_metrics_render_in_prometheus_text_format() -> None:
-    """Counters, gauges and the lag histogram render with HELP, TYPE and cumulative buckets."""
+    """Counters, gauges and the lag histogram render with HELP, TYPE and cumulative buckets,
+    under the names the dashboards use, with no `pid` label and no `_created` series."""
     metrics = Metrics()
     metrics.delivery_lag.observe(0.02)
     metrics.delivery_lag.observe(3.0)
     metrics.messages_delivered.inc(2)
-    text = metrics.render()
+    body, content_type = metrics.exposition()
+    assert content_type == CONTENT_TYPE_PLAIN_0_0_4
+    text = body.decode()
     assert "# TYPE notifications_delivery_lag_seconds histogram" in text
-    assert 'le="0.025"} 1' in text and 'le="5"} 2' in text and 'le="+Inf"} 2' in text
-    assert "notifications_ws_messages_delivered_total{" in text and "} 2\n" in text
+    assert "# HELP notifications_ws_slow_client_closes_total Sockets closed with 4409." in text
+    values = samples(text)
+    assert values['notifications_delivery_lag_seconds_bucket{le="0.025"}'] == 1
+    assert values['notifications_delivery_lag_seconds_bucket{le="5.0"}'] == 2
+    assert values['notifications_delivery_lag_seconds_bucket{le="+Inf"}'] == 2
+    assert values["notifications_delivery_lag_seconds_sum"] == 3.02
+    assert values["notifications_ws_messages_delivered_total"] == 2
+    assert "pid=" not in text and "_created" not in text
+    names = {name for name in values if "{" not in name}
+    assert {"notifications_ws_open_sockets", "notifications_listener_connected",
+            "notifications_listener_reconnects_total", "notifications_ws_replays_total",
+            "notifications_ws_resyncs_total", "notifications_ws_handshakes_refused_total",
+            "notifications_retention_runs_total", "notifications_sequencer_leading",
+            "notifications_sequencer_rows_total", "notifications_sequencer_batch_seconds_count",
+            "notifications_ws_stalled_resyncs_total", "notifications_gc_full_passes_total",
+            "notifications_gc_last_full_pass_seconds"} <= names
 
 
-def test_metrics_print_whole_numbers_in_full_and_fractions_exactly() -> None:
-    from service.metrics import Counter, exposition_number
+def test_metrics_of_two_apps_in_one_process_are_apart() -> None:
+    """Each Metrics has its own registry: the tests build many apps in one process."""
+    one, two = Metrics(), Metrics()
+    one.replays.inc()
+    assert one.registry.get_sample_value("notifications_ws_replays_total") == 1
+    assert two.registry.get_sample_value("notifications_ws_replays_total") == 0
 
-    assert exposition_number(1234567) == "1234567"
-    assert exposition_number(1234571.0) == "1234571"
-    assert exposition_number(0.1) == "0.1"
-    assert exposition_number(2.5e-07) == "2.5e-07"
-    counter = Counter("c_total", "help")
-    counter.inc(1234567)
-    counter.inc(4)
-    assert counter.render('pid="1"')[-1] == 'c_total{pid="1"} 1234571'
+
+def test_metrics_show_every_increment_of_a_large_counter_exactly() -> None:
+    """`:g` once printed 1234567 as `1.23457e+06`, hiding small increments: the parsed
+    scrape must carry every unit."""
+    metrics = Metrics()
+    metrics.messages_delivered.inc(1234567)
+    metrics.messages_delivered.inc(4)
+    metrics.sequencer_rows.inc(2**40 + 1)
+    metrics.gc_full_pass_seconds.set(2.5e-07)
+    values = samples(metrics.exposition()[0].decode())
+    assert values["notifications_ws_messages_delivered_total"] == 1234571
+    assert values["notifications_sequencer_rows_total"] == 2**40 + 1
+    assert values["notifications_gc_last_full_pass_seconds"] == 2.5e-07
+
+
+def test_metrics_speak_openmetrics_when_asked() -> None:
+    metrics = Metrics()
+    metrics.resyncs.inc(3)
+    body, content_type = metrics.exposition("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text; version=1.0.0")
+    text = body.decode()
+    assert text.endswith("# EOF\n")
+    [family] = [f for f in text_fd_to_metric_families(io.StringIO(text))
+                if f.name == "notifications_ws_resyncs"]
+    assert family.type == "counter"
+    assert [(s.name, s.value) for s in family.samples] == [("notifications_ws_resyncs_total", 3)]
+
+
+def test_multiprocess_directory_is_private_and_removed_for_workers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with multiprocess_directory(1) as none:
+        assert none is None and MULTIPROC_ENV not in os.environ
+    with multiprocess_directory(2) as made:
+        assert made is not None and os.environ[MULTIPROC_ENV] == made
+        assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
+        (Path(made) / "counter_1.db").write_bytes(b"")
+    assert not Path(made).exists() and MULTIPROC_ENV not in os.environ
+
+
+def test_multiprocess_directory_of_the_operator_is_wiped_and_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    given = tmp_path / "metrics"
+    monkeypatch.setenv(MULTIPROC_ENV, str(given))
+    with multiprocess_directory(1) as made:  # created when missing, honoured for one process too
+        assert made == str(given) and given.is_dir()
+    (given / "counter_12345.db").write_bytes(b"stale")
+    (given / "README").write_text("the operator's")
+    with multiprocess_directory(4) as made:
+        assert made == str(given)
+        assert sorted(p.name for p in given.iterdir()) == ["README"]  # last run's samples gone
+    assert given.is_dir() and os.environ[MULTIPROC_ENV] == str(given)
 
 
 def test_json_nesting_depth_skips_strings() -> None:
