@@ -17,6 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_PREFIX = "/web/"
+HEAD_REQUEST = "notifications.head"  # scope key: this GET is a HEAD (a stream answers headers only)
 DEMO_FOLDERS = frozenset({"demo", "demo-art"})
 
 
@@ -35,7 +36,7 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await app(cast(Scope, {**scope, "method": "GET"}), receive, headers_only)
+        await app(cast(Scope, {**scope, "method": "GET", HEAD_REQUEST: True}), receive, headers_only)
     return middleware
 
 

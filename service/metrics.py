@@ -122,6 +122,9 @@ class Metrics:
     gc_full_pass_seconds: Gauge = field(default_factory=lambda: Gauge(
         "notifications_gc_last_full_pass_seconds",
         "The pause of the last full garbage-collector pass."))
+    sse_open_streams: Gauge = field(default_factory=lambda: Gauge(
+        "notifications_sse_open_streams",
+        "Server-Sent Events streams open in this process (also in notifications_ws_open_sockets)."))
 
     def render(self) -> str:
         labels = f'pid="{os.getpid()}"'
@@ -131,6 +134,6 @@ class Metrics:
                        self.resyncs, self.slow_closes, self.handshakes_refused,
                        self.retention_runs, self.sequencer_leading, self.sequencer_rows,
                        self.sequencer_batch_seconds, self.stalled_resyncs,
-                       self.gc_full_passes, self.gc_full_pass_seconds):
+                       self.gc_full_passes, self.gc_full_pass_seconds, self.sse_open_streams):
             lines.extend(metric.render(labels))
         return "\n".join(lines) + "\n"
