@@ -278,7 +278,9 @@ async def test_heartbeats_origins_caps_and_busy(database_url: str,
     with running_service(database_url, env=env) as svc:
         token = make_token(users[0], svc.secret)
         async with open_stream(svc.base_url, token=token,
-                               headers={"Origin": "https://art.example"}) as (_, events):
+                               headers={"Origin": "https://art.example"}) as (allowed, events):
+            # CORS as on the REST API: a page on that origin may read the stream.
+            assert allowed.headers["access-control-allow-origin"] == "https://art.example"
             await events.next()
             assert (await read_comments(events, 3, timeout=5))[:3] == ["ping"] * 3
             async with open_stream(svc.base_url, token=token) as (second, _):
