@@ -36,7 +36,8 @@ class Refused(Exception):
 
     def __init__(self, code: int, why: str) -> None:
         self.code = code
-        self.reason = f"{why}; retry after {retry_after_ms()} ms"
+        self.retry_ms = retry_after_ms()
+        self.reason = f"{why}; retry after {self.retry_ms} ms"
         super().__init__(self.reason)
 
 

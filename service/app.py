@@ -39,9 +39,11 @@ from service.request_bodies import JSONRequest
 from service.retention_loop import run_retention_forever
 from service.routes_ops import live, metrics, ready
 from service.routes_rest import NotificationsController
+from service.routes_sse import OpenStreams, ending_on_exit_signals, notifications_stream, stream_ticket
 from service.routes_ws import notifications_socket
 from service.sequencer import Sequencer
 from service.settings import Settings
+from service.stream_tickets import StreamTickets
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +112,11 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             max_waiting=settings.ws_admission_queue,
             per_address=settings.ws_max_unauthenticated_per_address,
             per_user=settings.ws_max_sockets_per_user)
+        sse_streams = OpenStreams(metrics_)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
                          sequencer=sequencer, admission=admission,
-                         verifier=TokenVerifier(secret, settings.jwt_user_claim, pool))
+                         verifier=TokenVerifier(secret, settings.jwt_user_claim, pool),
+                         tickets=StreamTickets(secret), sse_streams=sse_streams)
         tasks = [asyncio.create_task(listener.run(), name="notifications-listener"),
                  asyncio.create_task(sequencer.run(), name="notifications-sequencer")]
         if settings.retention_interval_hours > 0:
@@ -125,7 +129,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
                                       metrics_, hub.churn),
                 name="notifications-gc"))
         try:
-            yield
+            with ending_on_exit_signals(lambda: sse_streams.close_all(1001, "service shutting down")):
+                yield
         finally:
             hub.close_all(1001, "service shutting down")
             for task in tasks:
@@ -143,7 +148,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         return pool
 
     handlers: list[ControllerRouterHandler] = [
-        NotificationsController, notifications_socket, live, ready, metrics,
+        NotificationsController, notifications_socket, notifications_stream, stream_ticket,
+        live, ready, metrics,
         create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
                                    include_in_schema=False, guards=[web_files_guard(demo)]),
     ]
@@ -174,7 +180,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         # Litestar only logs unexpected errors, through them, and never 4xx as tracebacks.
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always",
-            disable_stack_trace={400, 401, 403, 404, 405, 413, store.DatabaseUnavailable},
+            disable_stack_trace={400, 401, 403, 404, 405, 413, 429, 503,
+                                 store.DatabaseUnavailable},
             loggers={"litestar": {"level": settings.log_level.upper(), "handlers": [],
                                   "propagate": True}},
         ),

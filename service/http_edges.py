@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_PREFIX = "/web/"
+HEAD_REQUEST = "notifications.head"  # scope key: this GET is a HEAD (a stream answers headers only)
 DEMO_FOLDERS = frozenset({"demo", "demo-art"})
 
 
@@ -50,7 +51,8 @@ class HeadAsGet:
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app(cast(Scope, {**scope, "method": "GET"}), receive, headers_only)
+        await self.app(cast(Scope, {**scope, "method": "GET", HEAD_REQUEST: True}), receive,
+                       headers_only)
 
 
 def web_files_guard(demo: bool) -> Any:

@@ -111,6 +111,12 @@ class Metrics:
             + WORKERS + "the longest of the workers' last passes.", registry=own,
             multiprocess_mode="livemax")
 
+        self.sse_open_streams = Gauge(
+            "notifications_sse_open_streams",
+            "Server-Sent Events streams open in this process (also in "
+            "notifications_ws_open_sockets)." + WORKERS + "the sum over the workers.",
+            registry=own, multiprocess_mode="livesum")
+
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The scrape's body and content type: the Prometheus text format, or OpenMetrics
         when the scraper's Accept header asks for it."""

@@ -11,16 +11,14 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from psycopg_pool import AsyncConnectionPool
 
-from service import store
+from service import store, streams
 from service.admission import CLOSE_BUSY, Admission, Refused
 from service.auth import AuthError, Caller, TokenVerifier
 from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
 from service.metrics import Metrics
-from service.queries import sql
 from service.settings import Settings
-from service.ws_messages import CLIENT_DECODER, Auth, Error, Hello, Ping, Pong, Resync
+from service.ws_messages import CLIENT_DECODER, Auth, Error, Ping, Pong
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +58,10 @@ def _offered_subprotocols(socket: WebSocket[Any, Any, Any]) -> list[str]:
 
 
 def _parse_since(raw: str | None) -> int | None:
-    if raw is None or raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²" is a digit to isdigit()
-        raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer")
-    return int(raw)
+    try:
+        return streams.parse_position(raw)
+    except ValueError:
+        raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer") from None
 
 
 async def _receive_text(socket: WebSocket[Any, Any, Any]) -> str | None:
@@ -116,24 +113,6 @@ async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifie
         return await verifier.authenticate(token, remember=False), since
     except AuthError as exc:
         raise CloseSocket(CLOSE_AUTH, str(exc)) from exc
-
-
-async def _start_position(pool: AsyncConnectionPool[Any], sub_user: int, since: int | None,
-                          replay_limit: int) -> tuple[Hello, int, bool]:
-    """hello, the position to start streaming after, and whether to send resync."""
-    async def work(conn: store.AConn) -> tuple[Any, ...] | None:
-        cur = await conn.execute(sql("replay_window"), {"user_id": sub_user})
-        return await cur.fetchone()
-
-    row = await store.run(pool, work, transaction=False)
-    assert row is not None
-    unread, position, oldest = int(row[0]), int(row[1]), row[2]
-    hello = Hello(user_id=sub_user, unread_count=unread, position=position)
-    if since is None or since == position:
-        return hello, position, False
-    replayable = (since < position and oldest is not None and int(oldest) <= since + 1
-                  and position - since <= replay_limit)
-    return (hello, since, False) if replayable else (hello, position, True)
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber, idle_timeout: float,
@@ -212,23 +191,10 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
         caller, since = await _authenticate(socket, state.verifier, token, since)
     admission.check_user(hub.sockets_of(caller.user_id))
     async with admission.slot():  # the costly part: position, then the replay
-        hello, start, resync = await _start_position(
-            state.pool, caller.user_id, since, settings.ws_replay_limit)
-        sub = Subscriber(caller.user_id, start, settings.ws_queue_size, socket.send_text)
-        sub.send(hello)
-        if resync:
-            metrics.resyncs.inc()
-            sub.send(Resync(position=hello.position, unread_count=hello.unread_count))
-        elif since is not None and since < hello.position:
-            metrics.replays.inc()
-        hub.add(sub)
-        try:
-            await hub.sync([caller.user_id])  # the replay, by the same path as live changes
-        except BaseException:
-            hub.remove(sub)
-            await sub.stop_sending()
-            raise
-        sub.replaying = False
+        sub = await streams.join(state.pool, hub, metrics, user_id=caller.user_id, since=since,
+                                 replay_limit=settings.ws_replay_limit,
+                                 queue_limit=settings.ws_queue_size, write=socket.send_text)
+        await streams.replay(hub, sub)
     return sub, caller.seconds_left()
 
 

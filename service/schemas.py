@@ -48,6 +48,13 @@ class UnreadCount(msgspec.Struct, kw_only=True):
     position: int
 
 
+class StreamTicket(msgspec.Struct, kw_only=True):
+    """Opens one Server-Sent Events stream within `expires_in` seconds (docs/SSE.md)."""
+
+    ticket: str
+    expires_in: int
+
+
 class MarkAllReadRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     up_to: Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)] | None = None
 

@@ -62,6 +62,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # must answer within listener_probe_timeout, or it reconnects (and catches up).
     listener_probe_interval: float = 10.0
     listener_probe_timeout: float = 5.0
+    # Seconds an event stream may be idle before it sends a heartbeat comment: below the
+    # idle timeouts of common proxies and load balancers (often 30 or 60 s).
+    sse_heartbeat_interval: float = 20.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -108,6 +111,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "gc_full_interval": get("NOTIFICATIONS_GC_FULL_INTERVAL"),
             "listener_probe_interval": get("NOTIFICATIONS_LISTENER_PROBE_INTERVAL"),
             "listener_probe_timeout": get("NOTIFICATIONS_LISTENER_PROBE_TIMEOUT"),
+            "sse_heartbeat_interval": get("NOTIFICATIONS_SSE_HEARTBEAT_INTERVAL"),
         }
         given = {k: v for k, v in raw.items() if v is not None}
         # strict=False lets "8000" decode as 8000: the environment is all strings.

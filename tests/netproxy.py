@@ -8,6 +8,8 @@ new ones are refused until `restore()`. PostgreSQL itself keeps running, so
 the test's own connection (direct, not through the proxy) still works.
 `pause()` stops reading what the server sends until `resume()`, as a slow
 network would: with a small receive buffer the server's sends back up at once.
+`WebSocketGate` is an HTTP proxy that refuses WebSocket upgrades while told to,
+as some corporate proxies always do, and passes everything else.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -157,3 +159,101 @@ def proxied(database_url: str) -> Iterator[tuple[FaultProxy, str]]:
         yield proxy, _through(database_url, proxy.port)
     finally:
         proxy.close()
+
+
+class WebSocketGate:
+    """An HTTP proxy in front of the service that, while `blocking`, refuses every WebSocket
+    upgrade with HTTP 403 (as a corporate proxy does; a browser sees the socket fail with
+    1006) and passes every other request, streams included. `block()` also cuts the
+    upgraded connections that are open. Chromium never sends an upgrade on a reused
+    keep-alive connection, so the first request of each connection is all it reads."""
+
+    def __init__(self, host: str, port: int, *, blocking: bool = False) -> None:
+        self._target = (host, port)
+        self.blocking = blocking
+        self.refused = 0  # upgrades refused
+        self._upgraded: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def block(self) -> None:
+        """Refuse upgrades from now on, and cut the sockets already upgraded."""
+        with self._lock:
+            self.blocking = True
+            upgraded, self._upgraded = self._upgraded, []
+        for pair in upgraded:
+            for sock in pair:
+                # shutdown first: a close alone waits for the pump thread's blocked recv.
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                _reset(sock)
+
+    def allow(self) -> None:
+        with self._lock:
+            self.blocking = False
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        head = b""
+        try:
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = client.recv(65536)
+                if not chunk:
+                    client.close()
+                    return
+                head += chunk
+        except OSError:
+            client.close()
+            return
+        upgrade = re.search(rb"^upgrade:\s*websocket\s*$", head, re.IGNORECASE | re.MULTILINE)
+        with self._lock:
+            refuse = bool(upgrade) and self.blocking
+            if refuse:
+                self.refused += 1
+        if refuse:
+            with suppress(OSError):
+                client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n"
+                               b"Content-Length: 20\r\nConnection: close\r\n\r\n"
+                               b"WebSockets blocked\r\n")
+                client.shutdown(socket.SHUT_RDWR)
+            client.close()
+            return
+        try:
+            upstream = socket.create_connection(self._target)
+            upstream.sendall(head)
+        except OSError:
+            _reset(client)
+            return
+        if upgrade:
+            with self._lock:
+                self._upgraded.append((client, upstream))
+        for src, dst in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                with suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+                return
+            try:
+                dst.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._server.close()

@@ -1,12 +1,13 @@
 // notifications-client.js — the ONE module that talks to the notifications service.
 //
 // It owns the WebSocket (backoff with full jitter, connect timeout, ping,
-// reconnect on `online` / tab visible), the stream position used to resume
-// without gaps or duplicates, the unread count, and the REST helpers.
+// reconnect on `online` / tab visible), the fallback to Server-Sent Events
+// where WebSockets are blocked (and the way back), the stream position used
+// to resume without gaps or duplicates, the unread count, and the REST helpers.
 // The custom elements only subscribe to it. No DOM access at import time,
 // so it loads in Node (unit tests) and during server-side rendering.
 //
-// Protocol: docs/WEBSOCKET.md. Endpoints: docs/API.md. Usage: docs/WEB.md.
+// Protocol: docs/WEBSOCKET.md, docs/SSE.md. Endpoints: docs/API.md. Usage: docs/WEB.md.
 
 /** Backoff and liveness defaults (milliseconds), after partysocket's. */
 export const DEFAULTS = Object.freeze({
@@ -17,6 +18,17 @@ export const DEFAULTS = Object.freeze({
   stableAfter: 5000, // the attempt counter resets only after this much uptime
   pingInterval: 25000, // app-level ping (the server closes idle sockets after 75 s)
   pongTimeout: 10000, // no traffic this long after a ping: the socket is dead
+});
+
+/**
+ * When to fall back to Server-Sent Events: after `after` WebSocket attempts in a row
+ * failed to open (no upgrade, or no `hello`, and no close code from the service),
+ * and how often to try the WebSocket again while on the fallback (jittered down to
+ * half). `fallback: false` turns it off.
+ */
+export const FALLBACK_DEFAULTS = Object.freeze({
+  after: 3,
+  retryWebSocket: 180000,
 });
 
 /** Message types that reflect a change at a stream position. */
@@ -30,6 +42,10 @@ export const CHANGE_TYPES = Object.freeze([
 
 const API_PATH = "/api/notifications";
 const WS_PATH = "/api/notifications/ws";
+const STREAM_PATH = "/api/notifications/stream";
+// Close codes the service sends: a socket closed with one of them did open, so
+// WebSockets get through (docs/WEBSOCKET.md, close codes).
+const SERVICE_CLOSES = new Set([1000, 1001, 1011, 1012, 1013]);
 const MARK_READ_BATCH = 500; // the API's limit per mark-read call
 
 /**
@@ -65,6 +81,22 @@ function websocketUrlFor(baseUrl) {
   return url.toString();
 }
 
+function streamUrlFor(baseUrl) {
+  return new URL(STREAM_PATH, baseUrl || (globalThis.location ? globalThis.location.origin : "")).toString();
+}
+
+/**
+ * A refused stream-ticket request as the socket's close (401 → 4401, 403 → 4403,
+ * 429 → 4429, 503 → 1013, ...), so `lastClose` and the retry hint work alike on both.
+ */
+function closeForStatus(status, detail, retryAfterSeconds) {
+  const code = { 400: 4400, 401: 4401, 403: 4403, 429: 4429, 503: 1013 }[status] ?? 1011;
+  let reason = String(detail ?? "");
+  const seconds = Number(retryAfterSeconds);
+  if (!/retry after \d+ ms/.test(reason) && seconds > 0) reason += `; retry after ${Math.round(seconds * 1000)} ms`;
+  return { code, reason };
+}
+
 export class NotificationsClient {
   /**
    * @param {object} options
@@ -72,7 +104,10 @@ export class NotificationsClient {
    *   called on every (re)connect and REST call, so a refreshed token is always used.
    * @param {string} [options.baseUrl] the service origin, e.g. "https://notify.example"; default: this page's.
    * @param {string} [options.wsUrl] override the WebSocket URL.
+   * @param {string} [options.sseUrl] override the event stream URL (its ticket is at `${sseUrl}/ticket`).
+   * @param {{after?: number, retryWebSocket?: number} | false} [options.fallback] see FALLBACK_DEFAULTS.
    * @param {typeof WebSocket} [options.WebSocket] injectable for tests.
+   * @param {typeof EventSource | null} [options.EventSource] injectable; null turns the fallback off.
    * @param {typeof fetch | null} [options.fetch] injectable for tests.
    * @param {{setTimeout: Function, clearTimeout: Function}} [options.timers] injectable clock.
    * @param {() => number} [options.random] injectable jitter source.
@@ -89,6 +124,9 @@ export class NotificationsClient {
     this._baseUrl = (options.baseUrl || "").replace(/\/+$/, "");
     this._wsUrl = options.wsUrl || null;
     this._WebSocket = options.WebSocket || globalThis.WebSocket;
+    this._sseUrl = options.sseUrl || null;
+    this._EventSource = options.EventSource === undefined ? globalThis.EventSource || null : options.EventSource;
+    this._fallback = options.fallback === false ? null : { ...FALLBACK_DEFAULTS, ...(options.fallback || {}) };
     this._fetch =
       options.fetch === undefined ? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : null) : options.fetch;
     this._timers = options.timers || realTimers;
@@ -110,14 +148,32 @@ export class NotificationsClient {
     this._status = "idle"; // idle | connecting | open | waiting
     this._lastClose = null; // {code, reason} of the last socket close (1006: no close frame)
     this._retryAfter = 0; // ms the service asked us to wait before the next attempt
-    this._timer = { reconnect: null, connect: null, stable: null, ping: null, pong: null };
+    this._timer = {
+      reconnect: null,
+      connect: null,
+      stable: null,
+      ping: null,
+      pong: null,
+      probe: null,
+      probeConnect: null,
+    };
+    this._transport = "websocket"; // of the current (or next) connection
+    this._source = null; // the EventSource while on the fallback
+    this._wsFailures = 0; // WebSocket attempts in a row that failed to open
+    this._sseFailed = false; // the last stream attempt failed before hello: try the socket next
+    this._probe = null; // a WebSocket tried while on the fallback, not yet promoted
+    this._probeSoon = false; // probe once the stream is up (just switched, or a probe came due)
 
     this._userId = null;
     this._applied = null; // last stream position applied (resume `since`)
     this._shown = { position: null, unreadCount: null }; // freshest known count
     this._channel = null;
 
-    this._onOnline = () => this.reconnectNow();
+    this._onOnline = () => {
+      // The network changed under an open stream, which cannot be probed as a socket can: replace it.
+      if (this._source) this._dropSocket(1000);
+      this.reconnectNow();
+    };
     this._onVisibility = () => {
       if (this._document && this._document.visibilityState === "visible") this.reconnectNow();
     };
@@ -140,6 +196,11 @@ export class NotificationsClient {
     return this._status;
   }
 
+  /** "websocket", or "sse" while on the Server-Sent Events fallback. */
+  get transport() {
+    return this._transport;
+  }
+
   /**
    * `{code, reason}` of the last close of the socket (docs/WEBSOCKET.md, close codes;
    * 1006 when the upgrade was refused or the connection dropped), or null.
@@ -156,7 +217,8 @@ export class NotificationsClient {
    * Listen to everything: applied change messages (`notification`, `read`, ...,
    * exactly once each, in position order), `{type:"reset"}` when the stream was
    * joined without replay, `{type:"resync"}` when the list must be reloaded, and
-   * `{type:"status", status}`. Returns an unsubscribe function.
+   * `{type:"status", status, transport}` (also when only the transport changed).
+   * Returns an unsubscribe function.
    */
   subscribe(listener) {
     this._listeners.add(listener);
@@ -220,7 +282,8 @@ export class NotificationsClient {
     if (this._document && this._document.removeEventListener) {
       this._document.removeEventListener("visibilitychange", this._onVisibility);
     }
-    this._clearTimer("reconnect");
+    for (const name of ["reconnect", "probe"]) this._clearTimer(name);
+    this._endProbe();
     this._dropSocket(1000);
     if (this._channel) {
       this._channel.close();
@@ -236,13 +299,15 @@ export class NotificationsClient {
       if (this._status === "open") this._sendPing();
       return;
     }
+    if (this._source) return;
     this._clearTimer("reconnect");
     this._connect();
   }
 
   async _connect() {
-    if (!this._started || this._socket) return;
+    if (!this._started || this._socket || this._source) return;
     const generation = ++this._generation;
+    this._setTransport(this._nextTransport());
     this._setStatus("connecting");
     let token;
     try {
@@ -256,6 +321,10 @@ export class NotificationsClient {
       this._scheduleReconnect();
       return;
     }
+    if (this._transport === "sse") {
+      this._openStream(generation, token);
+      return;
+    }
     let socket;
     try {
       socket = new this._WebSocket(this._wsUrl || websocketUrlFor(this._baseUrl));
@@ -267,7 +336,9 @@ export class NotificationsClient {
     const live = () => generation === this._generation && this._socket === socket;
 
     this._setTimer("connect", this._config.connectTimeout, () => {
-      if (live()) this._lose(4408);
+      if (!live()) return;
+      this._wsFailures++; // opened or not, no hello: as good as blocked
+      this._lose(4408);
     });
     socket.onopen = () => {
       if (!live()) return;
@@ -276,19 +347,233 @@ export class NotificationsClient {
       if (this._applied !== null) auth.since = this._applied;
       socket.send(JSON.stringify(auth));
     };
+    this._wireSocket(socket, live);
+  }
+
+  /** The handlers of the connection's socket (also of a probe, once promoted). */
+  _wireSocket(socket, live) {
     socket.onmessage = (event) => {
       if (live()) this._receive(event.data);
     };
     socket.onerror = () => {}; // a close event always follows
     socket.onclose = (event) => {
       if (!live()) return;
-      this._lastClose = { code: event ? event.code : 1006, reason: event ? event.reason : "" };
-      this._needFreshToken = this._lastClose.code === 4401;
-      // A busy service (1013) or a user over their socket cap (4429) says when to come back.
-      const hint = /retry after (\d+) ms/.exec(this._lastClose.reason || "");
-      this._retryAfter = hint ? Math.min(Number(hint[1]), this._config.maxDelay * 4) : 0;
+      const code = event ? event.code : 1006;
+      if (this._status !== "open") {
+        // Closed before hello: by the service (the socket got through), or by the way there.
+        if (code >= 3000 || SERVICE_CLOSES.has(code)) this._wsFailures = 0;
+        else this._wsFailures++;
+      }
+      this._closed(code, event ? event.reason : "");
+    };
+  }
+
+  /** The service ended the connection with `code` (a socket's close, or the stream's `close`). */
+  _closed(code, reason) {
+    this._lastClose = { code, reason };
+    this._needFreshToken = code === 4401;
+    // A busy service (1013) or a user over their socket cap (4429) says when to come back.
+    const hint = /retry after (\d+) ms/.exec(reason || "");
+    this._retryAfter = hint ? Math.min(Number(hint[1]), this._config.maxDelay * 4) : 0;
+    this._lose();
+  }
+
+  // ---- the Server-Sent Events fallback (docs/SSE.md) ------------------------------
+
+  _canFallBack() {
+    return Boolean(this._fallback && this._EventSource && this._fetch);
+  }
+
+  _nextTransport() {
+    if (!this._canFallBack()) return "websocket";
+    if (this._transport === "sse" && !this._sseFailed) return "sse";
+    // A stream that could not get through either: the service may be down, not the
+    // socket blocked, so try the socket again (it tells the two apart).
+    const fallBack = this._transport === "websocket" && this._wsFailures >= this._fallback.after;
+    this._sseFailed = false;
+    return fallBack ? "sse" : "websocket";
+  }
+
+  _setTransport(transport) {
+    if (this._transport === transport) return;
+    this._transport = transport;
+    if (transport === "sse") this._probeSoon = true; // the socket may be back already
+    else this._clearTimer("probe");
+    this._emitStatus();
+  }
+
+  _streamUrl() {
+    return this._sseUrl || streamUrlFor(this._baseUrl);
+  }
+
+  /** A single-use ticket for one stream (EventSource cannot send the token in a header). */
+  async _streamTicket(token) {
+    const response = await this._fetch(`${this._streamUrl().split("?")[0]}/ticket`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      // not JSON
+    }
+    if (!response.ok || !body || typeof body.ticket !== "string") {
+      const error = new NotificationsApiError(response.status, body?.detail ?? response.statusText);
+      error.retryAfter = response.headers?.get?.("Retry-After") ?? null;
+      throw error;
+    }
+    return body.ticket;
+  }
+
+  async _openStream(generation, token) {
+    const live = () => generation === this._generation && this._started;
+    this._setTimer("connect", this._config.connectTimeout, () => {
+      if (!live()) return;
+      this._sseFailed = true;
+      this._lose();
+    });
+    let ticket;
+    try {
+      ticket = await this._streamTicket(token);
+    } catch (error) {
+      if (!live()) return;
+      if (error instanceof NotificationsApiError) {
+        // The service answered: the stream gets through, and its answer says what to do.
+        const close = closeForStatus(error.status, error.detail, error.retryAfter);
+        this._closed(close.code, close.reason);
+      } else {
+        this._sseFailed = true;
+        this._lastClose = { code: 1006, reason: "" };
+        this._lose();
+      }
+      return;
+    }
+    if (!live()) return;
+    let source;
+    try {
+      const url = new URL(this._streamUrl(), globalThis.location?.href);
+      url.searchParams.set("ticket", ticket);
+      if (this._applied !== null) url.searchParams.set("since", String(this._applied));
+      source = new this._EventSource(url.toString());
+    } catch {
+      this._sseFailed = true;
+      this._lose();
+      return;
+    }
+    this._source = source;
+    const liveSource = () => generation === this._generation && this._source === source;
+    source.onmessage = (event) => {
+      if (liveSource()) this._receive(event.data);
+    };
+    // The stream's last event: the code and reason a socket's close would carry.
+    source.addEventListener("close", (event) => {
+      if (!liveSource()) return;
+      let info = null;
+      try {
+        info = JSON.parse(event.data);
+      } catch {
+        // not JSON
+      }
+      this._closed(typeof info?.code === "number" ? info.code : 1006, String(info?.reason ?? ""));
+    });
+    source.onerror = () => {
+      if (!liveSource()) return;
+      // EventSource would reconnect by itself, but with its spent ticket and no backoff.
+      if (this._status !== "open") this._sseFailed = true;
+      this._lastClose = { code: 1006, reason: "" };
       this._lose();
     };
+  }
+
+  /** Every so often while on the fallback, try the socket; on its hello it takes over. */
+  _scheduleProbe(ms) {
+    const delay = ms ?? Math.floor(this._fallback.retryWebSocket * (0.5 + 0.5 * this._random()));
+    this._setTimer("probe", delay, () => {
+      if (this._transport !== "sse" || !this._started) return;
+      if (this._source && this._status === "open") this._probeWebSocket();
+      else this._probeSoon = true; // when the stream is up again
+    });
+  }
+
+  async _probeWebSocket() {
+    if (this._probe) return;
+    const probe = { socket: null };
+    this._probe = probe;
+    let token;
+    try {
+      token = await this._getToken();
+    } catch {
+      token = null;
+    }
+    if (this._probe !== probe) return;
+    let socket;
+    try {
+      if (!token) throw new Error("no token");
+      socket = new this._WebSocket(this._wsUrl || websocketUrlFor(this._baseUrl));
+    } catch {
+      this._endProbe(true);
+      return;
+    }
+    probe.socket = socket;
+    const live = () => this._probe === probe;
+    this._setTimer("probeConnect", this._config.connectTimeout, () => {
+      if (live()) this._endProbe(true);
+    });
+    socket.onopen = () => {
+      if (!live()) return;
+      // From what is applied by now: the socket replays what the stream delivers meanwhile,
+      // and the position rule drops those copies.
+      const auth = { type: "auth", token };
+      if (this._applied !== null) auth.since = this._applied;
+      socket.send(JSON.stringify(auth));
+    };
+    socket.onerror = () => {};
+    socket.onclose = () => {
+      if (live()) this._endProbe(true);
+    };
+    socket.onmessage = (event) => {
+      if (!live()) return;
+      let message = null;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        // not JSON
+      }
+      if (message && message.type === "hello") this._promote(socket, event.data);
+    };
+  }
+
+  /** Stop probing; `again`: try once more later. */
+  _endProbe(again = false) {
+    const probe = this._probe;
+    this._probe = null;
+    this._clearTimer("probeConnect");
+    if (probe && probe.socket) {
+      const socket = probe.socket;
+      socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+      try {
+        socket.close(1000);
+      } catch {
+        // never opened
+      }
+    }
+    if (again && this._started && this._transport === "sse") this._scheduleProbe();
+  }
+
+  /** The probe said hello: it becomes the connection and the stream is closed. */
+  _promote(socket, helloData) {
+    this._probe = null;
+    this._clearTimer("probeConnect");
+    this._clearTimer("reconnect");
+    this._dropSocket(1000);
+    this._wsFailures = 0;
+    this._setTransport("websocket");
+    const generation = this._generation;
+    this._socket = socket;
+    socket.onopen = null;
+    this._wireSocket(socket, () => generation === this._generation && this._socket === socket);
+    this._receive(helloData);
   }
 
   /** The socket is gone (closed, timed out, dead): clean up and back off. */
@@ -300,7 +585,9 @@ export class NotificationsClient {
   _dropSocket(code = 1000) {
     for (const name of ["connect", "stable", "ping", "pong"]) this._clearTimer(name);
     const socket = this._socket;
+    const source = this._source;
     this._socket = null;
+    this._source = null;
     this._generation++;
     if (socket) {
       socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
@@ -309,6 +596,10 @@ export class NotificationsClient {
       } catch {
         // closing a socket that never opened may throw in some engines
       }
+    }
+    if (source) {
+      source.onmessage = source.onerror = null;
+      source.close();
     }
   }
 
@@ -377,7 +668,18 @@ export class NotificationsClient {
     this._setTimer("stable", this._config.stableAfter, () => {
       this._attempts = 0;
     });
-    this._schedulePing();
+    if (this._transport === "websocket") {
+      this._wsFailures = 0;
+      this._schedulePing();
+    } else {
+      this._sseFailed = false;
+      if (this._probeSoon) {
+        this._probeSoon = false;
+        this._scheduleProbe(this._config.stableAfter);
+      } else if (this._timer.probe === null && !this._probe) {
+        this._scheduleProbe();
+      }
+    }
     if (this._userId !== null && this._userId !== message.user_id) {
       this._applied = null; // a different user: nothing of the old stream applies
       this._shown = { position: null, unreadCount: null };
@@ -467,8 +769,17 @@ export class NotificationsClient {
   _setStatus(status) {
     if (this._status === status) return;
     this._status = status;
+    this._emitStatus();
+  }
+
+  _emitStatus() {
+    const { _status: status, _transport: transport } = this;
     // "waiting" says why: the close that ended the last socket.
-    this._emit(status === "waiting" ? { type: "status", status, close: this._lastClose } : { type: "status", status });
+    this._emit(
+      status === "waiting"
+        ? { type: "status", status, transport, close: this._lastClose }
+        : { type: "status", status, transport },
+    );
   }
 
   _setTimer(name, ms, fn) {

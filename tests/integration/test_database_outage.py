@@ -63,6 +63,9 @@ async def test_an_outage_is_answered_503_at_once_and_service_resumes_at_once(
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await recv_json(ws, timeout=DB_TIMEOUT + 10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+            # Nor can an event stream: 503 with Retry-After before the stream starts.
+            stream = await http.get(svc.base_url + "/api/notifications/stream", headers=headers)
+            assert stream.status_code == 503 and stream.headers["retry-after"] == "2", stream.text
             await asyncio.sleep(DB_TIMEOUT * 3)  # long enough for the pool's retries to back off
 
             proxy.restore()

@@ -37,7 +37,8 @@ async def closed_with(ws: Any) -> int | None:
 @pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_tokens_are_never_logged_even_at_debug(database_url: str, conn: Conn,
                                                      log_format: str) -> None:
-    """Tokens sent by query, subprotocol, message, header and path never appear in the service's output."""
+    """Tokens sent by query, subprotocol, message, header and path, and stream tickets, never
+    appear in the service's output."""
     user = add_user(conn, "logged")
     env = {"NOTIFICATIONS_LOG_LEVEL": "debug", "NOTIFICATIONS_LOG_FORMAT": log_format}
     with running_service(database_url, env=env) as svc:
@@ -69,11 +70,21 @@ async def test_tokens_are_never_logged_even_at_debug(database_url: str, conn: Co
                 if token != opaque:  # a path is no place for a credential, but a JWT there is masked
                     await http.delete(f"{API}/{token}", headers={"Authorization": f"Bearer {valid}"})
                     await http.get(f"/no/such/path/{token}")
+            # The event stream: by header, and by a ticket in the URL (twice: the second is spent).
+            ticket = (await http.post(API + "/stream/ticket",
+                                      headers={"Authorization": f"Bearer {valid}"})).json()["ticket"]
+            for params, headers, status in (({}, {"Authorization": f"Bearer {valid}"}, 200),
+                                            ({"ticket": ticket, "since": "0"}, {}, 200),
+                                            ({"ticket": ticket}, {}, 401)):
+                async with http.stream("GET", API + "/stream", params=params,
+                                       headers=headers) as stream:
+                    assert stream.status_code == status
         svc.stop()
         log = svc.log_text()
     assert "WebSocket /api/notifications/ws" in log  # the handshakes were logged, scrubbed
-    for token in (valid, expired, forged, by_message, by_protocol, opaque):
+    for token in (valid, expired, forged, by_message, by_protocol, opaque, ticket):
         assert token not in log
+    assert ticket.rsplit(".", 1)[1] not in log
     for jwt_token in (valid, expired, forged, by_message, by_protocol):
         assert jwt_token.rsplit(".", 1)[1] not in log, "a token's signature was logged"
 

@@ -1,4 +1,5 @@
-// Test doubles for the client: a manual clock, a scripted WebSocket, a BroadcastChannel bus.
+// Test doubles for the client: a manual clock, a scripted WebSocket and EventSource,
+// a BroadcastChannel bus.
 
 export class FakeClock {
   constructor() {
@@ -85,6 +86,78 @@ export function fakeWebSocketClass() {
     }
   }
   return { FakeWebSocket, sockets };
+}
+
+/** An EventSource class that records every instance; tests drive them by hand. */
+export function fakeEventSourceClass() {
+  const sources = [];
+  class FakeEventSource {
+    constructor(url) {
+      this.url = url;
+      this.closed = false;
+      this.onopen = this.onmessage = this.onerror = null;
+      this.listeners = new Map();
+      sources.push(this);
+    }
+
+    addEventListener(name, fn) {
+      if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+      this.listeners.get(name).add(fn);
+    }
+
+    close() {
+      this.closed = true;
+    }
+
+    get params() {
+      return Object.fromEntries(new URL(this.url).searchParams);
+    }
+
+    // --- driven by the test (a closed source dispatches nothing, as a browser's) ---
+    receive(message) {
+      if (!this.closed) this.onmessage?.({ data: typeof message === "string" ? message : JSON.stringify(message) });
+    }
+
+    /** The service's last event, then the end of the response (EventSource reports an error). */
+    serverClose(code, reason = "") {
+      if (this.closed) return;
+      for (const fn of this.listeners.get("close") ?? []) fn({ data: JSON.stringify({ code, reason }) });
+      this.error();
+    }
+
+    error() {
+      if (!this.closed) this.onerror?.({});
+    }
+  }
+  return { FakeEventSource, sources };
+}
+
+/**
+ * A fetch that answers stream-ticket requests (`answers` in order: [status, body, retryAfter],
+ * then tickets t-1, t-2, ...) and any other request with a zero count.
+ */
+export function ticketFetch(answers = []) {
+  const calls = [];
+  let issued = 0;
+  const fetch = async (url, init = {}) => {
+    calls.push({ url, ...init });
+    let status = 200;
+    let body = { unread_count: 0, position: 0 };
+    let retryAfter = null;
+    if (url.endsWith("/stream/ticket")) {
+      if (answers.length) [status, body, retryAfter] = answers.shift();
+      else body = { ticket: `t-${++issued}`, expires_in: 30 };
+      if (body === "network") throw new TypeError("Failed to fetch");
+    }
+    return {
+      ok: status >= 200 && status < 300,
+      status,
+      statusText: "status",
+      headers: { get: (name) => (name.toLowerCase() === "retry-after" ? retryAfter : null) },
+      json: async () => body,
+    };
+  };
+  return { fetch, calls, tickets: () => calls.filter((c) => c.url.endsWith("/stream/ticket")) };
 }
 
 /** BroadcastChannel instances that deliver to each other synchronously. */
