@@ -20,7 +20,7 @@ import logging
 import math
 import signal
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -194,12 +194,33 @@ def _body(data: bytes, more: bool = True) -> Any:
 HEARTBEAT = ": ping"  # queued like a message, so it never cuts into an event being written
 
 
-def _writer(send: Send, start: list[int]) -> Callable[[str], Awaitable[None]]:
-    """The subscriber's transport: each queued message as one event (a heartbeat as a
-    comment), written in the order queued by the subscriber's one sender."""
-    async def write(text: str) -> None:
-        await send(_body(b": ping\n\n" if text == HEARTBEAT else frame(text, start[0])))
-    return write
+class _Writer:
+    """The subscriber's transport: the response's start on the first write (so whatever
+    fails before it, a database outage included, is still an HTTP error), then each queued
+    message as one event, a heartbeat as a comment, in the order queued."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.hello_id = 0  # the position the stream continues after (see frame())
+
+    async def __call__(self, text: str) -> None:
+        await self._start()
+        await self._send(_body(b": ping\n\n" if text == HEARTBEAT
+                               else frame(text, self.hello_id)))
+
+    async def finish(self, end: tuple[int, str] | None) -> None:
+        """The last write: the close event, if the stream is ended rather than left."""
+        await self._start()
+        await self._send(_body(b"" if end is None else close_frame(*end), more=False))
+
+    async def _start(self) -> None:
+        if not self.started:
+            self.started = True
+            await self._send({"type": "http.response.start", "status": 200,
+                              "headers": _RAW_HEADERS})
+            # EventSource's own reconnect delay, spread so a fleet does not return at once.
+            await self._send(_body(f"retry: {retry_after_ms()}\n\n".encode()))
 
 
 async def _serve(receive: Receive, sub: Subscriber, heartbeat: float,
@@ -252,25 +273,17 @@ class EventStream:
         metrics: Metrics = state.metrics
         open_streams: OpenStreams = state.sse_streams
         sub: Subscriber | None = None
-        started = False
+        writer = _Writer(send)
         end: tuple[int, str] | None = None
         try:
             try:
                 state.admission.check_user(state.hub.sockets_of(caller.user_id))
                 async with state.admission.slot():  # the costly part: position, then the replay
-                    await send({"type": "http.response.start", "status": 200,
-                                "headers": _RAW_HEADERS})
-                    started = True
-                    # EventSource's own reconnect delay, spread so a fleet does not return at once.
-                    await send(_body(f"retry: {retry_after_ms()}\n\n".encode()))
-                    # hello's id is the position the stream continues after (see frame()),
-                    # known once joined; set before the sender's first turn (no await between).
-                    start: list[int] = []
                     sub = await streams.join(
                         state.pool, state.hub, metrics, user_id=caller.user_id, since=since,
                         replay_limit=settings.ws_replay_limit, queue_limit=settings.ws_queue_size,
-                        write=_writer(send, start))
-                    start.append(sub.position)
+                        write=writer)
+                    writer.hello_id = sub.position  # before the sender's first turn: no await
                     open_streams.add(sub)
                     await streams.replay(state.hub, sub)
             except Refused as refused:
@@ -281,11 +294,11 @@ class EventStream:
             if end is not None and end[0] == CLOSE_TOO_SLOW:
                 metrics.slow_closes.inc()
         except store.DatabaseUnavailable:
-            if not started:
+            if not writer.started:
                 raise  # the app's handler answers 503 with Retry-After
             end = (CLOSE_BUSY, "database unavailable")
         except Exception:
-            if not started:
+            if not writer.started:
                 raise
             log.exception("event stream failed")
             end = (1011, "internal error")
@@ -296,7 +309,7 @@ class EventStream:
                 await sub.stop_sending()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(FINAL_WRITE_TIMEOUT):
-                await send(_body(b"" if end is None else close_frame(*end), more=False))
+                await writer.finish(end)
 
 
 @get(STREAM_PATH, name="notifications_stream", include_in_schema=False)

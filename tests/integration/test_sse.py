@@ -20,6 +20,7 @@ import pytest
 
 from service.auth import Caller
 from service.stream_tickets import StreamTickets
+from tests import scrape
 from tests.hostdata import add_post, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.sse_client import EventReader, open_stream, stream_url, ticket_for
@@ -38,10 +39,7 @@ def owner_with_post(db: psycopg.Connection[Any]) -> tuple[int, int, int]:
 
 
 def metric(svc: RunningService, name: str) -> float:
-    text = httpx.get(svc.base_url + "/metrics", timeout=10).text
-    found = re.search(rf"^{name}\{{[^}}]*\}} (\S+)$", text, re.MULTILINE)
-    assert found, name
-    return float(found.group(1))
+    return scrape.metric(svc.base_url, name)
 
 
 async def test_hello_then_live_with_the_stream_headers(service: RunningService,
