@@ -126,7 +126,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         if settings.gc_freeze_interval > 0:
             tasks.append(asyncio.create_task(
                 run_gc_policy_forever(settings.gc_freeze_interval, settings.gc_full_interval,
-                                      metrics_, hub.churn),
+                                      metrics_),
                 name="notifications-gc"))
         try:
             with ending_on_exit_signals(lambda: sse_streams.close_all(1001, "service shutting down")):

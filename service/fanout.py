@@ -148,7 +148,6 @@ class Hub:
         # A list per user, not a set: users hold one to a few sockets, and an empty
         # set is 216 bytes against a list's 56 (10k sockets, 10k users).
         self._by_user: dict[int, list[Subscriber]] = defaultdict(list)
-        self.closed_total = 0  # sockets removed since start (the GC policy watches churn)
         # Counted, not summed over users: a connect wave at 10k sockets must not pay
         # a pass over every user per socket.
         self._open = 0
@@ -164,7 +163,6 @@ class Hub:
         subs = self._by_user.get(sub.user_id)
         if subs is not None and sub in subs:
             self._open -= 1
-            self.closed_total += 1
             subs.remove(sub)
             if not subs:
                 del self._by_user[sub.user_id]
@@ -176,10 +174,6 @@ class Hub:
 
     def connected_users(self) -> list[int]:
         return list(self._by_user)
-
-    def churn(self) -> tuple[int, int]:
-        """(sockets closed since start, sockets open now)."""
-        return self.closed_total, self.socket_count()
 
     def socket_count(self) -> int:
         return self._open

@@ -29,6 +29,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+GC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 WORKERS = " With --workers N: "
 
@@ -111,6 +112,15 @@ class Metrics:
             + WORKERS + "the longest of the workers' last passes.", registry=own,
             multiprocess_mode="livemax")
 
+        self.gc_pauses = Histogram(
+            "notifications_gc_pause_seconds",
+            "The pause of each garbage collection, automatic or the policy's.",
+            buckets=GC_BUCKETS, registry=own)
+        self.gc_longest_pause = Gauge(
+            "notifications_gc_longest_pause_seconds",
+            "The longest garbage-collection pause since the process started."
+            + WORKERS + "the longest of the workers'.", registry=own,
+            multiprocess_mode="livemax")
         self.sse_open_streams = Gauge(
             "notifications_sse_open_streams",
             "Server-Sent Events streams open in this process (also in "

@@ -1,4 +1,5 @@
-"""The garbage-collector policy freezes survivors and its full pass reclaims frozen cycles."""
+"""The garbage-collector policy: young cycles collected before each freeze, survivors frozen,
+an optional full pass for frozen cycles, every pause timed."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import asyncio
 import gc
 import weakref
 
-from service.gc_policy import freeze_tracked, full_pass, full_pass_due, run_gc_policy_forever
+from service.gc_policy import (
+    PauseTimer,
+    collect_young_then_freeze,
+    freeze_tracked,
+    full_pass,
+    run_gc_policy_forever,
+)
 from service.metrics import Metrics
 
 
@@ -64,7 +71,7 @@ def test_the_policy_task_freezes_on_its_interval_and_unfreezes_when_cancelled() 
 
     async def main() -> tuple[int, int]:
         gc.unfreeze()
-        task = asyncio.create_task(run_gc_policy_forever(0.05, 0.12, metrics, lambda: (0, 10)))
+        task = asyncio.create_task(run_gc_policy_forever(0.05, 0.12, metrics))
         await asyncio.sleep(0.3)
         frozen = gc.get_freeze_count()
         task.cancel()
@@ -77,25 +84,37 @@ def test_the_policy_task_freezes_on_its_interval_and_unfreezes_when_cancelled() 
     assert frozen_after == 0
 
 
-def test_socket_churn_brings_the_full_pass_forward() -> None:
-    """A quarter of the open sockets closed (at least 100) triggers the full pass early."""
-    assert not full_pass_due(99, 10)
-    assert full_pass_due(100, 10)
-    assert not full_pass_due(2_499, 10_000)
-    assert full_pass_due(2_500, 10_000)
+def test_young_garbage_is_collected_before_a_freeze_so_none_is_frozen() -> None:
+    """A cycle already unreachable at the policy's freeze is freed by it, not frozen."""
+    gc.disable()  # no automatic collection may free it first
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        collect_young_then_freeze()
+        assert gone() is None
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def test_no_full_pass_by_default_and_every_pause_is_timed() -> None:
+    """full_interval 0: never a full pass; each collection lands in the pause histogram and
+    the longest in its gauge."""
     metrics = Metrics()
-    closed = [0]
 
     async def main() -> None:
         gc.unfreeze()
-        task = asyncio.create_task(run_gc_policy_forever(0.05, 3600, metrics,
-                                                         lambda: (closed[0], 1_000)))
-        await asyncio.sleep(0.2)
-        assert passes(metrics) == 0  # no churn, long interval
-        closed[0] = 250
-        await asyncio.sleep(0.2)
-        assert passes(metrics) == 1  # once, then counted from there
+        task = asyncio.create_task(run_gc_policy_forever(0.02, 0, metrics))
+        await asyncio.sleep(0.3)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(main())
+    assert passes(metrics) == 0
+    timed = metrics.registry.get_sample_value("notifications_gc_pause_seconds_count")
+    assert timed is not None and timed >= 10  # one young collection per 0.02 s round at least
+    longest = metrics.registry.get_sample_value("notifications_gc_longest_pause_seconds")
+    assert longest is not None and 0 < longest < 1
+    assert not any(isinstance(c, PauseTimer) for c in gc.callbacks)  # removed on exit
