@@ -7,15 +7,14 @@ other request, the event stream included.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
+from tests import scrape
 from tests.browser.helpers import page_items, post_id, user_id, wait_until_live
 from tests.hostdata import add_post, add_user, comment
 from tests.netproxy import WebSocketGate
@@ -51,10 +50,7 @@ async ([token]) => {
 
 
 def sse_streams(svc: RunningService) -> int:
-    text = httpx.get(svc.base_url + "/metrics", timeout=10).text
-    found = re.search(r"^notifications_sse_open_streams\{[^}]*\} (\d+)", text, re.MULTILINE)
-    assert found
-    return int(found.group(1))
+    return int(scrape.metric(svc.base_url, "notifications_sse_open_streams"))
 
 
 def wait(page: Page, condition: str, timeout: float = 30_000) -> None:
