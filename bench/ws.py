@@ -88,6 +88,18 @@ def wait_for_receipts(fleet: Fleet, expected: int, before: int, timeout: float) 
         time.sleep(0.1)
 
 
+def gc_pauses(service: ServiceProcess) -> tuple[float, float, float]:
+    """(longest pause s, collections, collections over 50 ms) from the service's GC timer."""
+    with urllib.request.urlopen(service.base_url + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {(s.name, s.labels.get("le", "")): s.value
+              for family in text_string_to_metric_families(text) for s in family.samples
+              if family.name.startswith("notifications_gc_")}
+    count = values.get(("notifications_gc_pause_seconds_count", ""), 0.0)
+    return (values.get(("notifications_gc_longest_pause_seconds", ""), 0.0), count,
+            count - values.get(("notifications_gc_pause_seconds_bucket", "0.05"), 0.0))
+
+
 def server_lag(service: ServiceProcess) -> tuple[float, float]:
     """(sum, count) of the service's own delivery-lag histogram: from the
     notification's created_at to the moment it was queued for the socket."""
@@ -197,6 +209,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             still_connected, _ = fleet.status()
             final = fleet.report()
             rss_end = service.rss_bytes()
+            longest_gc, collections, over_50ms = gc_pauses(service)
         finally:
             if fleet is not None:
                 fleet.close()
@@ -219,7 +232,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         "deliveries": [d.summary() for d in deliveries], "counters": counters,
         "latencies_ms": {f"{d.rate:g}": [round(v * 1000, 3) for v in d.latencies_s]
                          for d in deliveries},
-        "still_connected": still_connected, "lost_ids": [i for d in deliveries
+        "gc_longest_pause_s": longest_gc, "gc_collections": collections,
+        "gc_over_50ms": over_50ms, "still_connected": still_connected, "lost_ids": [i for d in deliveries
                                                          for i in d.lost][:50],
     })
     report.table("Connections held by one service process", ["what", "value"], [
@@ -237,6 +251,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         ["service RSS per connection, permessage-deflate not negotiated (fresh process)",
          f"{per_connection_plain / 1024:,.1f} KiB"],
         ["service RSS at the end", f"{rss_end / 2**20:,.1f} MiB"],
+        ["garbage collections: longest pause / over 50 ms / all",
+         f"{longest_gc * 1000:,.1f} ms / {over_50ms:,.0f} / {collections:,.0f}"],
         ["service open files before / after", f"{fds_before:,} / {fds_after:,}"],
         ["sockets still open at the end", f"{still_connected:,}"],
         ["closes seen by clients (code: count)",
