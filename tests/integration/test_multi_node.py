@@ -17,7 +17,6 @@ skipped position is a lost change, a repeated one a duplicate.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import tempfile
@@ -36,7 +35,7 @@ import psycopg
 import pytest
 
 from service.embedded_db import free_port
-from tests.haproxy import LoadBalancer, ensure_haproxy
+from tests.haproxy import LoadBalancer, haproxy_or_skip
 from tests.hostdata import comment
 from tests.reliability.stream import (
     StreamClient,
@@ -62,13 +61,7 @@ SAMPLE = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)")
 
 @pytest.fixture(scope="module")
 def haproxy() -> str:
-    binary = ensure_haproxy()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("haproxy is missing in CI: scripts/test.sh installs it")
-        pytest.skip("haproxy is not installed and cannot be installed here (not root, or no"
-                    " apt-get): `apt-get install haproxy`, as scripts/test.sh does")
-    return binary
+    return haproxy_or_skip()
 
 
 def metric(base_url: str, name: str) -> float:
