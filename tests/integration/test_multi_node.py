@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import subprocess
 import tempfile
 import time
 import uuid
@@ -35,7 +36,7 @@ import psycopg
 import pytest
 
 from service.embedded_db import free_port
-from tests.haproxy import LoadBalancer, haproxy_or_skip
+from tests.haproxy import LoadBalancer, haproxy_or_skip, render_config
 from tests.hostdata import comment
 from tests.reliability.stream import (
     StreamClient,
@@ -49,7 +50,7 @@ from tests.reliability.stream import (
     rest_marker,
     verify_against_database,
 )
-from tests.servers import TEST_SECRET, RunningService
+from tests.servers import REPO_ROOT, TEST_SECRET, RunningService
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -186,6 +187,20 @@ async def open_clients(cluster: Cluster, owners: list[int]) -> tuple[
         while sum(cluster.each("notifications_ws_open_sockets").values()) < len(clients):
             await asyncio.sleep(0.05)
     return clients, tasks
+
+
+def test_the_documented_haproxy_config_parses_and_keeps_the_tested_settings(haproxy: str) -> None:
+    documented = REPO_ROOT / "docs" / "haproxy.cfg"
+    check = subprocess.run([haproxy, "-c", "-f", str(documented)], capture_output=True,
+                           text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    generated = render_config(port=8000, servers=[("node1", 8000)], maxconn=100,
+                              stats_socket=Path("/run/haproxy/admin.sock"))
+    lines = {line.strip() for line in documented.read_text().splitlines()}
+    # Addresses and sizes are the deployment's; every other setting is what the tests run.
+    tested = [line.strip() for line in generated.splitlines() if line.strip() and not line.strip(
+              ).startswith(("bind ", "server ", "maxconn ", "stats socket "))]
+    assert [line for line in tested if line not in lines] == []
 
 
 async def test_sockets_spread_over_three_nodes_and_a_write_reaches_its_user_on_any_node(
