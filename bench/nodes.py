@@ -81,17 +81,18 @@ class NodesSize:
     connect_parallel: int  # connects in flight per client process
     rate: float  # host INSERTs per second, in the delivery phase and through the kill
     seconds: float  # the delivery phase
+    idle_seconds: float  # sockets open, nothing written: what holding them costs
     lead_seconds: float  # writing before the kill
     timeout: float  # after the kill, for every socket to be back and complete
 
 
 SIZES = {
     "smoke": NodesSize(users=150, processes=2, connect_parallel=8, rate=20.0, seconds=2.0,
-                       lead_seconds=1.0, timeout=60.0),
+                       idle_seconds=1.0, lead_seconds=1.0, timeout=60.0),
     # Not 10,000: HAProxy holds two descriptors per proxied socket, and this machine's
     # container caps open files at 20,000 (no CAP_SYS_RESOURCE to raise it).
     "full": NodesSize(users=9_000, processes=4, connect_parallel=8, rate=200.0, seconds=20.0,
-                      lead_seconds=3.0, timeout=120.0),
+                      idle_seconds=20.0, lead_seconds=3.0, timeout=120.0),
 }
 
 
@@ -143,6 +144,31 @@ def leaders(nodes: dict[str, ServiceProcess]) -> list[str]:
 
 
 @dataclass
+class Idle:
+    """What holding the sockets costs with nothing to deliver (clients ping every 25 s)."""
+
+    seconds: float
+    node_cpu: dict[str, float]  # share of one core
+    haproxy_cpu: float
+    postgres_cpu: float
+    sequencer_cpu: float  # its backend, polling every 10 ms for nothing
+
+
+def measure_idle(db: BenchDatabase, nodes: dict[str, ServiceProcess], lb: LoadBalancer,
+                 seconds: float) -> Idle:
+    lb_pid = lb.process.pid if lb.process else None
+    seq_pid = sequencer_backend(db.url) if db.server is not None else None
+    cpu_before = {n: s.cpu_seconds() for n, s in nodes.items()}
+    lb_before, pg_before, seq_before = cpu_seconds(lb_pid), postgres_cpu(db), cpu_seconds(seq_pid)
+    started = time.monotonic()
+    time.sleep(seconds)
+    took = time.monotonic() - started
+    return Idle(took, {n: (s.cpu_seconds() - cpu_before[n]) / took for n, s in nodes.items()},
+                (cpu_seconds(lb_pid) - lb_before) / took, (postgres_cpu(db) - pg_before) / took,
+                (cpu_seconds(seq_pid) - seq_before) / took if seq_pid else float("nan"))
+
+
+@dataclass
 class Steady:
     commits: list[Commit]
     latencies_s: list[float]
@@ -173,13 +199,17 @@ def measure_steady(db: BenchDatabase, fleet: Fleet, nodes: dict[str, ServiceProc
     seq_before = cpu_seconds(seq_pid)
     writer = Writer(db.url, size.users, connections=4)
     took = writer.run(size.rate, size.seconds, label=f"writing at {size.rate:g}/s")
+    # CPU over the writing only (what follows is waiting for the last receipts).
+    node_cpu = {n: (s.cpu_seconds() - cpu_before[n]) / took for n, s in nodes.items()}
+    haproxy_cpu = (cpu_seconds(lb_pid) - lb_before) / took
+    pg_cpu = (postgres_cpu(db) - pg_before) / took
+    seq_cpu = (cpu_seconds(seq_pid) - seq_before) / took if seq_pid else float("nan")
     deadline = time.monotonic() + 15
     while (fleet.status()[1] - applied_before < len(writer.commits)
            and time.monotonic() < deadline):
         time.sleep(0.1)
     time.sleep(0.5)
     after = {n: metrics(s) for n, s in nodes.items()}
-    node_cpu = {n: (s.cpu_seconds() - cpu_before[n]) / took for n, s in nodes.items()}
     receipts = fleet.report(since=mark)["receipts"]
     latencies, lost, misrouted = [], 0, 0
     for commit in writer.commits:
@@ -199,9 +229,7 @@ def measure_steady(db: BenchDatabase, fleet: Fleet, nodes: dict[str, ServiceProc
         commits=writer.commits, latencies_s=latencies, lost=lost, misrouted=misrouted,
         seconds=took, node_cpu=node_cpu,
         delivered={n: delta(n, "notifications_ws_messages_delivered_total") for n in nodes},
-        server_lag_ms=lag, haproxy_cpu=(cpu_seconds(lb_pid) - lb_before) / took,
-        postgres_cpu=(postgres_cpu(db) - pg_before) / took,
-        sequencer_cpu=(cpu_seconds(seq_pid) - seq_before) / took if seq_pid else float("nan"),
+        server_lag_ms=lag, haproxy_cpu=haproxy_cpu, postgres_cpu=pg_cpu, sequencer_cpu=seq_cpu,
         sequencer_rows=delta(leader, "notifications_sequencer_rows_total"),
         sequencer_batches=delta(leader, "notifications_sequencer_batch_seconds_count"),
         sequencer_busy=delta(leader, "notifications_sequencer_batch_seconds_sum"))
@@ -226,6 +254,13 @@ class Kill:
     open_after: dict[str, float]
     timeline: list[tuple[float, int]]  # (seconds since the kill, sockets connected)
     scatter: list[tuple[float, float, bool]]  # (commit time since the kill, latency, moved)
+
+
+def _open_sockets(node: ServiceProcess) -> float:
+    try:
+        return metrics(node).get("notifications_ws_open_sockets", float("nan"))
+    except OSError:  # too busy to answer within the timeout: say so, keep the rest
+        return float("nan")
 
 
 class KillWatch:
@@ -336,8 +371,7 @@ def measure_kill(db: BenchDatabase, fleet: Fleet, nodes: dict[str, ServiceProces
         latency_moved=[lat for _, lat, m in window if m],
         latency_stayed=[lat for _, lat, m in window if not m],
         counters=final["counters"],
-        open_after={n: metrics(s).get("notifications_ws_open_sockets", 0.0)
-                    for n, s in survivors.items()},
+        open_after={n: _open_sockets(s) for n, s in survivors.items()},
         timeline=timeline, scatter=scatter)
 
 
@@ -387,6 +421,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
             connect = latency_summary(fleet.report()["connect_times"])
             lead = leaders(nodes)
             assert len(lead) == 1, f"expected one sequencer, got {lead}"
+            phase(f"{size.users:,} sockets open, nothing written, for {size.idle_seconds:g} s")
+            idle = measure_idle(db, nodes, lb, size.idle_seconds)
             phase(f"delivery at {size.rate:g}/s for {size.seconds:g} s through three nodes")
             steady = measure_steady(db, fleet, nodes, lb, size, lead[0])
             kill = measure_kill(db, fleet, nodes, lb, size, lead[0])
@@ -431,6 +467,26 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
             f"{connect_seconds:.1f} s from {size.processes} client processes, "
             f"{size.connect_parallel} in flight each; connect p50 / p99 "
             f"{connect['p50_ms']:.0f} / {connect['p99_ms']:.0f} ms.")
+    costs = unit_costs(idle, steady, spread)
+    held_per_node = sum(spread.values()) / len(spread)
+    report.data["idle"] = idle.__dict__
+    report.data["costs"] = costs
+    report.table("What each piece spends, per unit of work", ["what", "cost"], [
+        [f"a node holding its {held_per_node:,.0f} sockets, nothing to deliver (clients ping "
+         "every 25 s)", f"{costs['node_idle']:.1%} of a core"],
+        ["a node pushing one message (its CPU at the rate, less idle)",
+         f"{costs['node_us_per_message']:,.0f} µs"],
+        ["HAProxy holding 1,000 idle sockets / per message",
+         f"{costs['haproxy_idle_per_1k_sockets']:.2%} of a core / "
+         f"{costs['haproxy_us_per_message']:,.0f} µs"],
+        ["PostgreSQL per notification (the host's INSERT and COMMIT, the sequencer, "
+         "three nodes' reads)", f"{costs['postgres_us_per_notification']:,.0f} µs"],
+        ["the sequencer's backend: polling with nothing to do / per row",
+         f"{costs['sequencer_idle']:.1%} of a core / {costs['sequencer_us_per_row']:,.0f} µs"],
+    ], note=f"CPU time over {idle.seconds:.0f} s with the sockets open and nothing written, "
+            f"then over the {steady.seconds:.0f} s of writing at {size.rate:g}/s; the "
+            "difference is the delivery's. On a shared machine these are upper bounds "
+            "(a starved process is less efficient), but they do not queue as latency does.")
     seq_rows_s = steady.sequencer_rows / steady.seconds
     report.table(f"Delivery at {size.rate:g}/s through three nodes", ["what", "value"], [
         ["committed / achieved rate", f"{len(steady.commits):,} / "
@@ -496,6 +552,26 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
     report.write(out_dir)
     return {"report": report, "size": size, "spread": spread, "steady": steady, "kill": kill,
             "lost": kill.lost + steady.lost, "duplicates": duplicates, "gaps": gaps}
+
+
+def unit_costs(idle: Idle, steady: Steady, spread: dict[str, float]) -> dict[str, float]:
+    """CPU per unit of work, from the idle and the steady phase (NaN where not measured)."""
+    held = sum(spread.values()) or float("nan")
+    delivered = sum(steady.delivered.values()) or float("nan")
+    extra_node = sum(steady.node_cpu.values()) - sum(idle.node_cpu.values())
+    return {
+        "node_idle_per_1k_sockets": sum(idle.node_cpu.values()) / held * 1000,
+        "node_us_per_message": extra_node * steady.seconds / delivered * 1e6,
+        "haproxy_idle_per_1k_sockets": idle.haproxy_cpu / held * 1000,
+        "haproxy_us_per_message": (steady.haproxy_cpu - idle.haproxy_cpu) * steady.seconds
+        / delivered * 1e6,
+        "postgres_us_per_notification": (steady.postgres_cpu - idle.postgres_cpu)
+        * steady.seconds / max(1, len(steady.commits)) * 1e6,
+        "sequencer_us_per_row": (steady.sequencer_cpu - idle.sequencer_cpu) * steady.seconds
+        / (steady.sequencer_rows or float("nan")) * 1e6,
+        "sequencer_idle": idle.sequencer_cpu,
+        "node_idle": sum(idle.node_cpu.values()) / len(idle.node_cpu),
+    }
 
 
 def _lat(values: list[float]) -> str:
