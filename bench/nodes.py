@@ -44,6 +44,7 @@ from typing import Any
 import psutil
 import psycopg
 
+from bench import ws_clients
 from bench.common import (
     RESULTS_DIR,
     BenchDatabase,
@@ -84,6 +85,7 @@ class NodesSize:
     idle_seconds: float  # sockets open, nothing written: what holding them costs
     lead_seconds: float  # writing before the kill
     timeout: float  # after the kill, for every socket to be back and complete
+    connect_timeout: float = ws_clients.CONNECT_TIMEOUT  # a client gives up an attempt
 
 
 SIZES = {
@@ -247,7 +249,9 @@ class Kill:
     complete: bool
     complete_seconds: float
     commits: list[Commit]
-    lost: int
+    lost: int  # committed, never received by a socket that is back
+    undelivered_not_back: int  # committed for a socket not back yet: still in the replay log
+    sockets_not_back: int
     latency_moved: list[float]
     latency_stayed: list[float]
     counters: dict[str, Any]
@@ -349,15 +353,31 @@ def measure_kill(db: BenchDatabase, fleet: Fleet, nodes: dict[str, ServiceProces
     time.sleep(1.0)
     stop.set()
     thread.join(30)
-    time.sleep(2.0)  # the last commits' way to their sockets
+    # The last commits' way to their sockets: wait (bounded) until every socket that is
+    # connected holds what was committed for it, so that "lost" is not just "late".
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        late = fleet.report(since=t0 - size.lead_seconds - 1)
+        away = {int(u) for u in late["down"]}
+        if all(c.comment_id in late["receipts"] for c in writer.commits
+               if c.recipient not in away):
+            break
+        time.sleep(1.0)
     final = fleet.report(since=0.0)
     receipts = final["receipts"]
-    moved = [u for u, c in ((int(u), c) for u, c in final["connects"].items())
-             if c > connects_before.get(u, 0)]
+    down = {int(u) for u in final["down"]}
+    # On the killed node: reconnected since, or still away.
+    moved = sorted(down | {u for u, c in ((int(u), c) for u, c in final["connects"].items())
+                           if c > connects_before.get(u, 0)})
     moved_set = set(moved)
     hello_at = {int(u): h for u, h in final["hello_at"].items()}
-    back_times = sorted(hello_at[u] - t0 for u in moved if hello_at.get(u) is not None)
-    lost = [c for c in writer.commits if c.comment_id not in receipts]
+    back = {u for u in moved if u not in down and (hello_at.get(u) or 0) > t0}
+    back_times = sorted(hello_at[u] - t0 for u in back)
+    # Lost: never received by a socket that is connected at the end. For a socket still
+    # away the notification is not delivered yet (it waits in the replay log).
+    missing = [c for c in writer.commits if c.comment_id not in receipts]
+    lost = [c for c in missing if c.recipient not in moved_set or c.recipient in back]
+    not_back = [c for c in missing if c.recipient in moved_set and c.recipient not in back]
     scatter = [(c.commit_sent - t0, receipts[c.comment_id][1] - c.commit_sent,
                 c.recipient in moved_set) for c in writer.commits if c.comment_id in receipts]
     # Committed between the kill and the moment everything was back and complete.
@@ -367,7 +387,8 @@ def measure_kill(db: BenchDatabase, fleet: Fleet, nodes: dict[str, ServiceProces
         victim=victim, moved=moved, reaped=reaped, lock_freed=watch.lock_freed,
         takeover=watch.takeover, marked_down=watch.marked_down,
         back_times=back_times, complete=complete, complete_seconds=complete_at,
-        commits=writer.commits, lost=len(lost),
+        commits=writer.commits, lost=len(lost), undelivered_not_back=len(not_back),
+        sockets_not_back=len(moved_set - back),
         latency_moved=[lat for _, lat, m in window if m],
         latency_stayed=[lat for _, lat, m in window if not m],
         counters=final["counters"],
@@ -376,13 +397,16 @@ def measure_kill(db: BenchDatabase, fleet: Fleet, nodes: dict[str, ServiceProces
 
 
 def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
-        sockets: int | None = None, rate: float | None = None) -> dict[str, Any]:
+        sockets: int | None = None, rate: float | None = None,
+        connect_timeout: float | None = None) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     size = SIZES[size_name]
     if sockets is not None:
         size = replace(size, users=sockets)
     if rate is not None:
         size = replace(size, rate=rate)
+    if connect_timeout is not None:
+        size = replace(size, connect_timeout=connect_timeout)
     binary = find_haproxy()
     if binary is None:
         raise RuntimeError("haproxy not found: apt-get install haproxy")
@@ -411,7 +435,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
             phase(f"opening {size.users:,} sockets through HAProxy from {size.processes} "
                   "client processes")
             fleet = Fleet(lb.ws_url, size.users, size.processes, reconnect=True,
-                          connect_parallel=size.connect_parallel)
+                          connect_parallel=size.connect_parallel,
+                          connect_timeout=size.connect_timeout)
             fleet.connect()
             connect_seconds = fleet.wait_connected(timeout=600)
             fleet.freeze()
@@ -510,7 +535,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
     ], note="Latency runs from just before the writer sends its INSERT (autocommit: INSERT "
             "and COMMIT in one round trip) to the client parsing the message. Every process "
             "shares the same 2 cores.")
-    report.table(f"kill -9 of the sequencer's node ({kill.victim}) under {size.rate:g}/s",
+    report.table(f"kill -9 of the sequencer's node ({kill.victim}) under {size.rate:g}/s, "
+                 f"clients giving up an attempt after {size.connect_timeout:g} s",
                  ["what", "value"], [
         ["sockets on the killed node (they reconnect through HAProxy)", f"{len(kill.moved):,}"],
         ["process gone / its session's lock released", f"{kill.reaped:.2f} / "
@@ -526,6 +552,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
         ["sockets per survivor afterwards", ", ".join(
             f"{n} {v:,.0f}" for n, v in kill.open_after.items())],
         ["notifications committed in the phase", f"{len(kill.commits):,}"],
+        ["sockets not back at the end / their notifications not delivered yet",
+         f"{kill.sockets_not_back:,} / {kill.undelivered_not_back:,}"],
         ["lost / duplicated / positions skipped (whole run)", f"{kill.lost} / {duplicates} / {gaps}"],
         ["latency of those committed until complete, moved sockets: p50 / p99 / max",
          _lat(kill.latency_moved)],
@@ -622,9 +650,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--size", choices=SIZE_NAMES, default="smoke")
     parser.add_argument("--sockets", type=int, help="sockets (users) instead of the size's")
     parser.add_argument("--rate", type=float, help="host INSERTs per second instead of the size's")
+    parser.add_argument("--connect-timeout", type=float,
+                        help="seconds a client waits for hello before it gives up an attempt "
+                             f"(default {ws_clients.CONNECT_TIMEOUT:g}, as the web client)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    run(args.size, args.out, sockets=args.sockets, rate=args.rate)
+    run(args.size, args.out, sockets=args.sockets, rate=args.rate,
+        connect_timeout=args.connect_timeout)
 
 
 if __name__ == "__main__":

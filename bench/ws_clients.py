@@ -193,6 +193,7 @@ class ClientProcess:
             "connect_times": [t for s in self.sockets.values() for t in s.connect_times],
             "hello_at": {u: s.hello_at for u, s in self.sockets.items()},
             "connects": {u: s.connects for u, s in self.sockets.items()},
+            "down": [u for u, s in self.sockets.items() if not s.connected],
             "receipts": {c: r for c, r in self.receipts.items() if r[1] >= since},
             "counters": msgspec.to_builtins(self.counters),
         }

@@ -30,6 +30,7 @@ from service.embedded_db import free_port
 
 HAPROXY_PATHS = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
 SESSION_LINE = re.compile(r"\bsrc=[^\s]*:(\d+)\s.*?\bsrv=(\S+)")
+FAIL_OPEN = "-open"  # the same node as an unchecked backup server
 
 
 def find_haproxy() -> str | None:
@@ -98,6 +99,7 @@ def render_config(*, port: int, servers: list[tuple[str, int]], stats_socket: Pa
         "",
         "backend nodes",
         "    balance leastconn",
+        "    option allbackups",
         "    option httpchk",
         "    http-check send meth GET uri /health/ready ver HTTP/1.1 hdr Host notifications",
         "    http-check expect status 200",
@@ -106,6 +108,12 @@ def render_config(*, port: int, servers: list[tuple[str, int]], stats_socket: Pa
         f"    default-server check inter {check_interval} fall 3 rise 2",
     ]
     lines += [f"    server {name} 127.0.0.1:{server_port}" for name, server_port in servers]
+    # Fail open: when every node fails its check at once (all of them busy absorbing the
+    # reconnect wave of a lost node, measured at 4,500 sockets each), route to them
+    # anyway, unchecked, and let each node's own admission control pace the wave, rather
+    # than refuse every client ("no server available").
+    lines += [f"    server {name}{FAIL_OPEN} 127.0.0.1:{server_port} backup no-check"
+              for name, server_port in servers]
     return "\n".join(lines) + "\n"
 
 
@@ -190,19 +198,20 @@ class LoadBalancer:
         return b"".join(chunks).decode(errors="replace")
 
     def server_status(self) -> dict[str, str]:
-        """Each server's state as the health checks see it: UP, DOWN, 'UP 1/2', ..."""
+        """Each node's state as the health checks see it: UP, DOWN, 'UP 1/2', ..."""
         text = self.command("show stat").lstrip("# ")
         rows = csv.DictReader(io.StringIO(text))
         return {row["svname"]: row["status"] for row in rows
-                if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND")}
+                if row["pxname"] == "nodes" and row["svname"] not in ("FRONTEND", "BACKEND")
+                and not row["svname"].endswith(FAIL_OPEN)}
 
     def sessions(self) -> dict[int, str]:
-        """Client port -> the server its connection was forwarded to (forwarded ones only)."""
+        """Client port -> the node its connection was forwarded to (forwarded ones only)."""
         held: dict[int, str] = {}
         for line in self.command("show sess").splitlines():
             match = SESSION_LINE.search(line)
             if match and match.group(2) != "<none>":
-                held[int(match.group(1))] = match.group(2)
+                held[int(match.group(1))] = match.group(2).removesuffix(FAIL_OPEN)
         return held
 
     def wait_status(self, server: str, status: str, timeout: float) -> float:

@@ -201,6 +201,9 @@ def test_the_documented_haproxy_config_parses_and_keeps_the_tested_settings(hapr
     tested = [line.strip() for line in generated.splitlines() if line.strip() and not line.strip(
               ).startswith(("bind ", "server ", "maxconn ", "stats socket "))]
     assert [line for line in tested if line not in lines] == []
+    servers = [line for line in lines if line.startswith("server ")]
+    fail_open = [line for line in servers if line.endswith(" backup no-check")]
+    assert fail_open and len(fail_open) * 2 == len(servers), servers  # each node, unchecked too
 
 
 async def test_sockets_spread_over_three_nodes_and_a_write_reaches_its_user_on_any_node(
