@@ -630,7 +630,8 @@ def _plot(report: Report, kill: Kill, size: NodesSize, out_dir: Path) -> None:
                     (kill.marked_down, "HAProxy: DOWN")):
         if x == x:
             ax.axvline(x, color="grey", linestyle="dotted")
-            ax.annotate(what, (x, 1), rotation=90, fontsize=7, va="bottom")
+            ax.annotate(what, (x, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+                        fontsize=7, va="bottom", ha="right")
     other = ax.twinx()
     other.plot([t for t, _ in kill.timeline], [c for _, c in kill.timeline], color="black",
                linewidth=1, label="sockets connected")
