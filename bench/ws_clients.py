@@ -71,6 +71,7 @@ class ClientProcess:
         self.tasks: list[asyncio.Task[None]] = []
         self.stopping = False
         self.rng = random.Random()
+        self.abandoned: set[asyncio.Task[None]] = set()
 
     async def run_socket(self, state: SocketState, gate: asyncio.Semaphore | None) -> None:
         from websockets.asyncio.client import connect
@@ -92,7 +93,11 @@ class ClientProcess:
                                        close_timeout=2, max_queue=None,
                                        compression="deflate" if self.deflate else None)
                     remaining = self.connect_timeout - (time.monotonic() - started)
-                    raw = await asyncio.wait_for(ws.recv(), max(0.01, remaining))
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), max(0.01, remaining))
+                    except TimeoutError:
+                        self.abandon(ws)
+                        raise
                 finally:
                     if gate is not None:
                         gate.release()
@@ -123,6 +128,14 @@ class ClientProcess:
             hint = RETRY_HINT.search(reason)
             await asyncio.sleep(max(self.rng.uniform(0, ceiling),
                                     int(hint.group(1)) / 1000 if hint else 0.0))
+
+    def abandon(self, ws: Any) -> None:
+        """Close a socket given up on before its hello (4408, as the web client does) without
+        waiting for the close handshake: left open, the service would go on serving it,
+        and every timed-out attempt of a storm would hold a socket nobody reads."""
+        task = asyncio.create_task(ws.close(4408, "connect timeout"))
+        self.abandoned.add(task)
+        task.add_done_callback(self.abandoned.discard)
 
     async def ping_forever(self, ws: Any) -> None:
         await asyncio.sleep(self.rng.uniform(0, PING_EVERY))
@@ -180,6 +193,7 @@ class ClientProcess:
             "connect_times": [t for s in self.sockets.values() for t in s.connect_times],
             "hello_at": {u: s.hello_at for u, s in self.sockets.items()},
             "connects": {u: s.connects for u, s in self.sockets.items()},
+            "down": [u for u, s in self.sockets.items() if not s.connected],
             "receipts": {c: r for c, r in self.receipts.items() if r[1] >= since},
             "counters": msgspec.to_builtins(self.counters),
         }

@@ -130,14 +130,15 @@ class Fleet:
     def report(self, since: float = 0.0) -> dict[str, Any]:
         """Every process's measurements merged."""
         merged: dict[str, Any] = {"sockets": 0, "connected": 0, "connect_times": [],
-                                  "hello_at": {}, "connects": {}, "receipts": {},
-                                  "counters": {}}
+                                  "hello_at": {}, "connects": {}, "down": [],
+                                  "receipts": {}, "counters": {}}
         for answer in self._all("report", since):
             merged["sockets"] += answer["sockets"]
             merged["connected"] += answer["connected"]
             merged["connect_times"] += answer["connect_times"]
             merged["hello_at"].update(answer["hello_at"])
             merged["connects"].update(answer["connects"])
+            merged["down"] += answer["down"]
             merged["receipts"].update(answer["receipts"])
             for key, value in answer["counters"].items():
                 if isinstance(value, dict):

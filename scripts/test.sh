@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs on a fresh machine (Debian's chromium
-# and nodejs when missing, the virtualenv with the dev and bench extras), then runs it:
+# Installs everything the test suite needs on a fresh machine (Debian's chromium,
+# nodejs and haproxy when missing, the virtualenv with the dev and bench extras), then runs it:
 # lint, types, and pytest against a real PostgreSQL (embedded, or DATABASE_URL),
 # real WebSockets and a real headless Chromium. Extra arguments go to pytest.
 set -euo pipefail
@@ -10,9 +10,12 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 # Node runs the web client's unit tests (from pytest).
+# HAProxy balances the three service nodes of tests/integration/test_multi_node.py
+# (Debian installs it in /usr/sbin, which a user's PATH may lack).
 missing=""
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium fonts-noto-color-emoji"
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$missing haproxy"
 if [ -n "$missing" ]; then
   as_root apt-get update -qq
   # shellcheck disable=SC2086

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import api, dataset, reconnect, write_path, ws
+from bench import api, dataset, nodes, reconnect, write_path, ws
 from service.consistency import find_drift
+from tests.haproxy import haproxy_or_skip
 
 
 def _report(out: Path, name: str) -> dict:  # type: ignore[type-arg]
@@ -81,3 +82,18 @@ def test_reconnect_smoke(database_url: str, tmp_path: Path) -> None:
     assert result["gap"] > 0, "nothing was committed during the restart"
     assert result["lost"] == 0 and result["duplicates"] == 0
     _report(tmp_path, "reconnect")
+
+
+def test_nodes_smoke(database_url: str, tmp_path: Path) -> None:
+    """Three nodes behind HAProxy: sockets spread over all three; kill -9 of the sequencer's
+    node loses, repeats and skips nothing, and every socket comes back on the survivors."""
+    haproxy_or_skip()
+    result = nodes.run("smoke", tmp_path, database_url=database_url)
+    assert result["lost"] == 0 and result["duplicates"] == 0 and result["gaps"] == 0
+    assert all(held > 0 for held in result["spread"].values()), result["spread"]
+    kill = result["kill"]
+    assert kill.complete and kill.moved, kill.complete_seconds
+    assert sum(kill.open_after.values()) == nodes.SIZES["smoke"].users
+    assert kill.takeover == kill.takeover, "no survivor took over the sequencer"
+    assert find_drift(database_url) == []
+    _report(tmp_path, "nodes")
