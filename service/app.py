@@ -44,6 +44,7 @@ from service.routes_ws import notifications_socket
 from service.sequencer import Sequencer
 from service.settings import Settings
 from service.stream_tickets import StreamTickets
+from service.streams import Joiner
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         sse_streams = OpenStreams(metrics_)
         app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
                          sequencer=sequencer, admission=admission,
+                         joiner=Joiner(pool, hub, metrics_, replay_limit=settings.ws_replay_limit,
+                                       queue_limit=settings.ws_queue_size),
                          verifier=TokenVerifier(secret, settings.jwt_user_claim, pool),
                          tickets=StreamTickets(secret), sse_streams=sse_streams)
         tasks = [asyncio.create_task(listener.run(), name="notifications-listener"),

@@ -279,13 +279,11 @@ class EventStream:
             try:
                 state.admission.check_user(state.hub.sockets_of(caller.user_id))
                 async with state.admission.slot():  # the costly part: position, then the replay
-                    sub = await streams.join(
-                        state.pool, state.hub, metrics, user_id=caller.user_id, since=since,
-                        replay_limit=settings.ws_replay_limit, queue_limit=settings.ws_queue_size,
-                        write=writer)
-                    writer.hello_id = sub.position  # before the sender's first turn: no await
-                    open_streams.add(sub)
-                    await streams.replay(state.hub, sub)
+                    # hello's event id, before the sender's first turn
+                    sub = await state.joiner.join(
+                        caller.user_id, since, writer,
+                        on_start=lambda s: setattr(writer, "hello_id", s.position))
+                open_streams.add(sub)
             except Refused as refused:
                 metrics.handshakes_refused.inc()
                 raise _refusal(refused) from None

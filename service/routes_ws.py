@@ -173,7 +173,6 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
     handshake parsed (token, query, headers) is not kept for the socket's life."""
     settings: Settings = state.settings
     hub: Hub = state.hub
-    metrics: Metrics = state.metrics
     admission: Admission = state.admission
     offered = _offered_subprotocols(socket)
     # Accepted at once: a refusal before the upgrade reaches a browser as a bare
@@ -191,10 +190,7 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
         caller, since = await _authenticate(socket, state.verifier, token, since)
     admission.check_user(hub.sockets_of(caller.user_id))
     async with admission.slot():  # the costly part: position, then the replay
-        sub = await streams.join(state.pool, hub, metrics, user_id=caller.user_id, since=since,
-                                 replay_limit=settings.ws_replay_limit,
-                                 queue_limit=settings.ws_queue_size, write=socket.send_text)
-        await streams.replay(hub, sub)
+        sub = await state.joiner.join(caller.user_id, since, socket.send_text)
     return sub, caller.seconds_left()
 
 

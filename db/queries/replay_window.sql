@@ -1,6 +1,10 @@
--- replay_window: for the socket's hello, the badge at the user's current stream position
--- (the sequencer's count, so every position a client sees carries its own exact count),
+-- replay_window: for each socket's hello, of many users at once (a connect wave is
+-- started in batches): the badge at the user's current stream position (the
+-- sequencer's count, so every position a client sees carries its own exact count),
 -- that position, and the oldest change still kept for replay.
-SELECT coalesce((SELECT unread_count FROM notification_counters WHERE user_id = %(user_id)s), 0),
-       coalesce((SELECT last_seq FROM notification_counters WHERE user_id = %(user_id)s), 0),
-       (SELECT min(seq) FROM notification_events WHERE user_id = %(user_id)s)
+SELECT w.user_id,
+       coalesce(c.unread_count, 0),
+       coalesce(c.last_seq, 0),
+       (SELECT min(e.seq) FROM notification_events e WHERE e.user_id = w.user_id)
+  FROM unnest(%(user_ids)s::integer[]) AS w(user_id)
+  LEFT JOIN notification_counters c ON c.user_id = w.user_id

@@ -245,8 +245,8 @@ def test_truncate_of_host_tables_leaves_nothing_behind(database_url: str,
         owner, actor = add_user(conn, "new_owner"), add_user(conn, "new_actor")
         react(conn, add_post(conn, owner), actor)
         assert unread_state(conn, owner) == (1, 1)
-        hello = conn.execute(sql("replay_window"), {"user_id": owner}).fetchone()
-        assert hello == (1, 1, 1)
+        hello = conn.execute(sql("replay_window"), {"user_ids": [owner]}).fetchone()
+        assert hello == (owner, 1, 1, 1)
     assert find_drift(database_url) == []
 
 
