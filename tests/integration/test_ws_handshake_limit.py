@@ -20,7 +20,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_user
+from tests.hostdata import add_post, add_user, comment, sequence
 from tests.integration.ws_client import close_code, recv_json
 from tests.scrape import metric
 from tests.servers import RunningService, running_service
@@ -126,3 +126,41 @@ async def test_a_user_past_their_socket_cap_is_closed_4429_with_a_hint(
             await asyncio.sleep(0.1)
         else:
             raise AssertionError("the cap never freed up")
+
+
+async def test_a_wave_of_reconnects_each_gets_exactly_what_it_missed(
+        database_url: str, conn: psycopg.Connection[Any]) -> None:
+    """Streams asked for together start in one batch (streams.Joiner): each socket still gets
+    its own hello, then the changes after its own `since`, in order, once; a `since` out of
+    the log gets resync."""
+    actor = add_user(conn, "wave_actor")
+    owners = [add_user(conn, f"wave_owner{i}") for i in range(60)]
+    for i, owner in enumerate(owners):
+        post = add_post(conn, owner)
+        for n in range(i % 5 + 1):
+            comment(conn, post, actor, f"c{n}")
+    sequence(conn)
+    # since: 0 (everything), one behind, current, and ahead of the log (resync)
+    sinces = {owner: [0, i % 5, i % 5 + 1, 99][i % 4] for i, owner in enumerate(owners)}
+
+    async def reconnect(svc: RunningService, owner: int) -> list[dict[str, Any]]:
+        async with websockets.connect(svc.ws_url, open_timeout=20) as ws:
+            await ws.send(f'{{"type": "auth", "token": "{make_token(owner, svc.secret)}",'
+                          f' "since": {sinces[owner]}}}')
+            got = [await recv_json(ws, timeout=20)]
+            while True:
+                try:
+                    got.append(await recv_json(ws, timeout=1.0))
+                except TimeoutError:
+                    return got
+
+    with running_service(database_url) as svc:
+        streams = await asyncio.gather(*(reconnect(svc, o) for o in owners))
+    for i, (owner, got) in enumerate(zip(owners, streams, strict=True)):
+        total, since = i % 5 + 1, sinces[owner]
+        assert got[0]["type"] == "hello" and got[0]["position"] == total, got
+        if since > total:
+            assert [m["type"] for m in got[1:]] == ["resync"], got
+            continue
+        positions = [m["position"] for m in got[1:]]
+        assert positions == list(range(since + 1, total + 1)), (owner, since, got)
