@@ -3,10 +3,14 @@
 Started by `Fleet` (bench/ws_fleet.py) with the multiprocessing "spawn"
 method, and driven through a pipe with small commands. Each socket behaves
 as the project's browser client does (web/notifications-client.js): it
-authenticates with a token, applies messages in position order and drops
+authenticates with a token in its first message (or, with `auth="query"`, in
+the URL), gives up an attempt without `hello` after 4 s, applies messages in position order and drops
 any whose position it has already applied, sends `ping` every 25 s, and,
 when the socket closes, reconnects after a full-jitter backoff (uniform in
 [0, min(30 s, 1 s × 1.4^attempt))) with `since` = the last applied position.
+
+The sockets are bench/lean_ws.py's, which cost a fraction of the CPU of a
+full client library: the load generator shares the machine it measures.
 
 Everything is timed with time.monotonic(), which on Linux is one clock for
 every process, so receipt times compare directly with the writer's commit
@@ -16,7 +20,6 @@ times.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import random
 import re
@@ -27,6 +30,7 @@ from typing import Any
 
 import msgspec
 
+from bench import lean_ws
 from bench.service_process import make_token, raise_open_files
 
 PING_EVERY = 25.0
@@ -59,8 +63,9 @@ class Counters:
 
 class ClientProcess:
     def __init__(self, ws_url: str, users: list[int], reconnect: bool, deflate: bool,
-                 connect_timeout: float) -> None:
+                 connect_timeout: float, auth: str) -> None:
         self.ws_url = ws_url
+        self.auth = auth  # "message" (first-message auth, as the web client) or "query"
         self.connect_timeout = connect_timeout
         self.deflate = deflate
         self.sockets = {u: SocketState(u) for u in users}
@@ -71,33 +76,29 @@ class ClientProcess:
         self.tasks: list[asyncio.Task[None]] = []
         self.stopping = False
         self.rng = random.Random()
-        self.abandoned: set[asyncio.Task[None]] = set()
 
     async def run_socket(self, state: SocketState, gate: asyncio.Semaphore | None) -> None:
-        from websockets.asyncio.client import connect
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake
-
         attempt = 0
         token = make_token(state.user_id)
         while not self.stopping:
-            url = f"{self.ws_url}?token={token}"
-            if state.position is not None:
-                url += f"&since={state.position}"
+            url = self.ws_url
+            if self.auth == "query":
+                url += f"?token={token}" + (
+                    f"&since={state.position}" if state.position is not None else "")
+            ws: lean_ws.LeanWebSocket | None = None
             try:
                 if gate is not None:
                     await gate.acquire()
                 started = time.monotonic()
                 try:
-                    ws = await connect(url, ping_interval=None,
-                                       open_timeout=self.connect_timeout,
-                                       close_timeout=2, max_queue=None,
-                                       compression="deflate" if self.deflate else None)
-                    remaining = self.connect_timeout - (time.monotonic() - started)
-                    try:
-                        raw = await asyncio.wait_for(ws.recv(), max(0.01, remaining))
-                    except TimeoutError:
-                        self.abandon(ws)
-                        raise
+                    async with asyncio.timeout(self.connect_timeout):
+                        ws = await lean_ws.connect(url, offer_deflate=self.deflate)
+                        if self.auth == "message":  # as the web client: never in the URL
+                            auth: dict[str, Any] = {"type": "auth", "token": token}
+                            if state.position is not None:
+                                auth["since"] = state.position
+                            ws.send(msgspec.json.encode(auth).decode())
+                        raw = await ws.recv()
                 finally:
                     if gate is not None:
                         gate.release()
@@ -106,15 +107,15 @@ class ClientProcess:
                 attempt = 0
                 pinger = asyncio.create_task(self.ping_forever(ws))
                 try:
-                    async for raw in ws:
-                        self.on_message(state, raw, started)
+                    while True:
+                        self.on_message(state, await ws.recv(), started)
                 finally:
                     pinger.cancel()
-                code, reason = ws.close_code or 1006, ws.close_reason or ""
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd else 1006
-                reason = exc.rcvd.reason if exc.rcvd else ""
-            except (OSError, TimeoutError, InvalidHandshake):
+            except lean_ws.Closed as exc:
+                code, reason = exc.code, exc.reason
+            except (OSError, TimeoutError, lean_ws.HandshakeFailed):
+                if ws is not None:  # given up before its hello: 4408, as the web client
+                    ws.close(4408, "connect timeout")
                 self.counters.connect_failures += 1
                 code, reason = 0, ""
             state.connected = False
@@ -129,19 +130,10 @@ class ClientProcess:
             await asyncio.sleep(max(self.rng.uniform(0, ceiling),
                                     int(hint.group(1)) / 1000 if hint else 0.0))
 
-    def abandon(self, ws: Any) -> None:
-        """Close a socket given up on before its hello (4408, as the web client does) without
-        waiting for the close handshake: left open, the service would go on serving it,
-        and every timed-out attempt of a storm would hold a socket nobody reads."""
-        task = asyncio.create_task(ws.close(4408, "connect timeout"))
-        self.abandoned.add(task)
-        task.add_done_callback(self.abandoned.discard)
-
-    async def ping_forever(self, ws: Any) -> None:
+    async def ping_forever(self, ws: lean_ws.LeanWebSocket) -> None:
         await asyncio.sleep(self.rng.uniform(0, PING_EVERY))
         while True:
-            with contextlib.suppress(Exception):
-                await ws.send("ping")
+            ws.send("ping")
             await asyncio.sleep(PING_EVERY)
 
     def on_message(self, state: SocketState, raw: str | bytes, started: float) -> None:
@@ -201,7 +193,7 @@ class ClientProcess:
 
 def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
          connect_parallel: int, deflate: bool,
-         connect_timeout: float = CONNECT_TIMEOUT) -> None:
+         connect_timeout: float = CONNECT_TIMEOUT, auth: str = "message") -> None:
     """Entry point of a client process: obey commands from `conn` until 'exit'."""
     raise_open_files()
     try:
@@ -211,12 +203,13 @@ def main(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
     except ImportError:
         pass
     asyncio.run(_serve(conn, ws_url, users, reconnect, connect_parallel, deflate,
-                       connect_timeout))
+                       connect_timeout, auth))
 
 
 async def _serve(conn: Connection, ws_url: str, users: list[int], reconnect: bool,
-                 connect_parallel: int, deflate: bool, connect_timeout: float) -> None:
-    client = ClientProcess(ws_url, users, reconnect, deflate, connect_timeout)
+                 connect_parallel: int, deflate: bool, connect_timeout: float,
+                 auth: str) -> None:
+    client = ClientProcess(ws_url, users, reconnect, deflate, connect_timeout, auth)
     loop = asyncio.get_running_loop()
     while True:
         command, arg = await loop.run_in_executor(None, conn.recv)

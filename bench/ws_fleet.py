@@ -64,7 +64,8 @@ class Fleet:
 
     def __init__(self, ws_url: str, users: int, processes: int, *, reconnect: bool,
                  connect_parallel: int, deflate: bool = True,
-                 connect_timeout: float = ws_clients.CONNECT_TIMEOUT) -> None:
+                 connect_timeout: float = ws_clients.CONNECT_TIMEOUT,
+                 auth: str = "message") -> None:
         ctx = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
@@ -74,7 +75,7 @@ class Fleet:
             parent, child = ctx.Pipe()
             proc = ctx.Process(target=ws_clients.main, name=f"ws-clients-{i}", daemon=True,
                                args=(child, ws_url, mine, reconnect, connect_parallel, deflate,
-                                     connect_timeout))
+                                     connect_timeout, auth))
             proc.start()
             self.pipes.append(parent)
             self.procs.append(proc)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import httpx
 import psycopg
 from playwright.sync_api import BrowserContext, Page
 
@@ -155,6 +157,13 @@ def test_preferences_form_saves_to_the_service(
     assert "commented" in page_items(page)[0]["text"]
 
 
+def wait_until_ready(service: RunningService, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while httpx.get(service.base_url + "/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, "the service did not see the database again"
+        time.sleep(0.1)
+
+
 def test_loading_error_and_retry_states(
     context: BrowserContext, database_url: str, conn: psycopg.Connection[Any]
 ) -> None:
@@ -180,6 +189,9 @@ def test_loading_error_and_retry_states(
         assert "Couldn't load notifications" in state_text and "503" in state_text, state_text
         assert 503 in statuses, statuses
         proxy.restore()
+        # Retried once the service sees the database again: how soon that is after an
+        # outage is test_database_outage's subject; this test's is the page.
+        wait_until_ready(demo)
         page.locator("notifications-page button.retry").click()
         one_group = f"() => {STATE} === 'ready' && {SHADOW}.querySelectorAll('li.group').length === 1"
         page.wait_for_function(one_group, timeout=20_000)
