@@ -87,32 +87,27 @@ async def _receive_text(socket: WebSocket[Any, Any, Any]) -> str | None:
     return str(text)
 
 
-async def _authenticate(socket: WebSocket[Any, Any, Any], verifier: TokenVerifier,
-                        token: str | None, since: int | None) -> tuple[Caller, int | None]:
-    """The caller, from the query/subprotocol token or else a first `auth` message."""
-    if token is None:
-        try:
-            async with asyncio.timeout(AUTH_TIMEOUT):
-                text = await _receive_text(socket)
-        except TimeoutError:
-            raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
-        if text is None:
-            raise CloseSocket(1000, "client left")
-        try:
-            message = CLIENT_DECODER.decode(text)
-        except msgspec.ValidationError as exc:
-            if "$.since" in str(exc):  # a protocol error, not an authentication failure
-                raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer") from exc
-            raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}") from exc
-        except msgspec.DecodeError as exc:
-            raise CloseSocket(CLOSE_PROTOCOL, "messages must be JSON objects") from exc
-        if not isinstance(message, Auth):
-            raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}")
-        token, since = message.token, message.since if message.since is not None else since
+async def _first_message(socket: WebSocket[Any, Any, Any],
+                         since: int | None) -> tuple[str, int | None]:
+    """The token (and `since`) of the first message, `{"type": "auth", ...}`."""
     try:
-        return await verifier.authenticate(token, remember=False), since
-    except AuthError as exc:
-        raise CloseSocket(CLOSE_AUTH, str(exc)) from exc
+        async with asyncio.timeout(AUTH_TIMEOUT):
+            text = await _receive_text(socket)
+    except TimeoutError:
+        raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
+    if text is None:
+        raise CloseSocket(1000, "client left")
+    try:
+        message = CLIENT_DECODER.decode(text)
+    except msgspec.ValidationError as exc:
+        if "$.since" in str(exc):  # a protocol error, not an authentication failure
+            raise CloseSocket(CLOSE_PROTOCOL, "since must be a non-negative integer") from exc
+        raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}") from exc
+    except msgspec.DecodeError as exc:
+        raise CloseSocket(CLOSE_PROTOCOL, "messages must be JSON objects") from exc
+    if not isinstance(message, Auth):
+        raise CloseSocket(CLOSE_AUTH, "first message must be {\"type\": \"auth\", ...}")
+    return message.token, message.since if message.since is not None else since
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber, idle_timeout: float,
@@ -168,33 +163,60 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
     if socket.connection_state == "disconnect":
         return
     with contextlib.suppress(Exception):
+        if socket.connection_state == "init":  # refused before the 101: accept to say why
+            offered = _offered_subprotocols(socket)
+            await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
         await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), 2.0)
 
 
 async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscriber, float]:
-    """Accept, authenticate, admit, then hello and the replay: the socket's subscriber
+    """Admit, accept, authenticate, then hello and the replay: the socket's subscriber
     (in the hub) and its token's seconds left. Its own frame, so that what the
     handshake parsed (token, query, headers) is not kept for the socket's life."""
     settings: Settings = state.settings
-    hub: Hub = state.hub
     admission: Admission = state.admission
+    # Refused on arrival when the wait would be too long: no JWT, no database.
+    admission.check_arrival()
     offered = _offered_subprotocols(socket)
-    # Accepted at once: a refusal before the upgrade reaches a browser as a bare
-    # 1006, while a close after it carries a code and when to come back.
+    query = _query(socket)
+    token = query.get("token") or next(
+        (p[len(BEARER_PREFIX):] for p in offered if p.startswith(BEARER_PREFIX)), None)
+    if token is not None:
+        # Its slot before the 101: while it waits, the socket costs its connection
+        # and nothing more, and the slots serve the queue in arrival order.
+        async with admission.slot():
+            await _accept(socket, settings, offered)
+            return await _start(socket, state, token, _parse_since(query.get("since")))
+    await _accept(socket, settings, offered)
+    since = _parse_since(query.get("since"))
+    address = socket.client.host if socket.client else ""
+    with admission.unauthenticated(address):  # holds no handshake slot
+        token, since = await _first_message(socket, since)
+    async with admission.slot():
+        return await _start(socket, state, token, since)
+
+
+async def _accept(socket: WebSocket[Any, Any, Any], settings: Settings,
+                  offered: list[str]) -> None:
+    # Accepted, then checked: a refusal before the upgrade reaches a browser as a
+    # bare 1006, while a close after it carries a code and when to come back.
     await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     origin = _header(socket, b"origin")
     if settings.allowed_origins and origin not in settings.allowed_origins:
         raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
-    query = _query(socket)
-    token = query.get("token") or next(
-        (p[len(BEARER_PREFIX):] for p in offered if p.startswith(BEARER_PREFIX)), None)
-    since = _parse_since(query.get("since"))
-    address = socket.client.host if socket.client else ""
-    with admission.unauthenticated(address):  # holds no handshake slot
-        caller, since = await _authenticate(socket, state.verifier, token, since)
-    admission.check_user(hub.sockets_of(caller.user_id))
-    async with admission.slot():  # the costly part: position, then the replay
-        sub = await state.joiner.join(caller.user_id, since, socket.send_text)
+
+
+async def _start(socket: WebSocket[Any, Any, Any], state: Any, token: str,
+                 since: int | None) -> tuple[Subscriber, float]:
+    """In a handshake slot: the token, the user's cap, then the stream."""
+    verifier: TokenVerifier = state.verifier
+    hub: Hub = state.hub
+    try:
+        caller: Caller = await verifier.authenticate(token, remember=False)
+    except AuthError as exc:
+        raise CloseSocket(CLOSE_AUTH, str(exc)) from exc
+    state.admission.check_user(hub.sockets_of(caller.user_id))
+    sub = await state.joiner.join(caller.user_id, since, socket.send_text)
     return sub, caller.seconds_left()
 
 

@@ -34,10 +34,15 @@ def refused_total(svc: RunningService) -> int:
     return int(metric(svc.base_url, "notifications_ws_handshakes_refused_total"))
 
 
-async def hello_or_close(svc: RunningService, user: int) -> tuple[str, int | None, str]:
-    """("hello", None, "") or ("closed", code, reason) for one authenticating client."""
-    async with websockets.connect(svc.ws_url, open_timeout=20) as ws:
-        await ws.send(f'{{"type": "auth", "token": "{make_token(user, svc.secret)}"}}')
+async def hello_or_close(svc: RunningService, user: int, *, in_url: bool = False
+                         ) -> tuple[str, int | None, str]:
+    """("hello", None, "") or ("closed", code, reason) for one authenticating client
+    (token in its first message, or in the URL: then its slot is taken before the 101)."""
+    token = make_token(user, svc.secret)
+    url = f"{svc.ws_url}?token={token}" if in_url else svc.ws_url
+    async with websockets.connect(url, open_timeout=20) as ws:
+        if not in_url:
+            await ws.send(f'{{"type": "auth", "token": "{token}"}}')
         try:
             message = await recv_json(ws, timeout=30)
         except ConnectionClosed as closed:
@@ -58,11 +63,12 @@ async def idle_sockets(svc: RunningService, count: int, source: str) -> list[Cli
     return opened
 
 
+@pytest.mark.parametrize("in_url", [False, True], ids=["first-message", "url-token"])
 async def test_a_connect_wave_past_the_handshake_slots_is_queued_not_refused(
-        database_url: str, conn: psycopg.Connection[Any]) -> None:
+        database_url: str, conn: psycopg.Connection[Any], in_url: bool) -> None:
     users = [add_user(conn, f"wave{i}") for i in range(40)]
     with running_service(database_url, env={"NOTIFICATIONS_WS_MAX_HANDSHAKES": "1"}) as svc:
-        outcomes = await asyncio.gather(*(hello_or_close(svc, u) for u in users))
+        outcomes = await asyncio.gather(*(hello_or_close(svc, u, in_url=in_url) for u in users))
         assert [o[0] for o in outcomes] == ["hello"] * len(users), outcomes
         assert refused_total(svc) == 0
 
@@ -91,14 +97,16 @@ async def test_idle_unauthenticated_sockets_do_not_delay_a_legitimate_connect(
             await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
 
 
+@pytest.mark.parametrize("in_url", [False, True], ids=["first-message", "url-token"])
 @pytest.mark.parametrize("limit", [{"NOTIFICATIONS_WS_ADMISSION_WAIT": "0.001"},
                                    {"NOTIFICATIONS_WS_ADMISSION_QUEUE": "0"}])
 async def test_past_the_admission_wait_or_queue_a_socket_is_told_when_to_come_back(
-        database_url: str, conn: psycopg.Connection[Any], limit: dict[str, str]) -> None:
+        database_url: str, conn: psycopg.Connection[Any], limit: dict[str, str],
+        in_url: bool) -> None:
     users = [add_user(conn, f"busy{i}") for i in range(40)]
     env = {"NOTIFICATIONS_WS_MAX_HANDSHAKES": "1", **limit}
     with running_service(database_url, env=env) as svc:
-        outcomes = await asyncio.gather(*(hello_or_close(svc, u) for u in users))
+        outcomes = await asyncio.gather(*(hello_or_close(svc, u, in_url=in_url) for u in users))
         refused = [o for o in outcomes if o[0] != "hello"]
         assert refused, "a wave of 40 never waited for one slot"
         for _, code, reason in refused:
