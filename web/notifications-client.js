@@ -147,7 +147,7 @@ export class NotificationsClient {
     this._needFreshToken = false;
     this._status = "idle"; // idle | connecting | open | waiting
     this._lastClose = null; // {code, reason} of the last socket close (1006: no close frame)
-    this._retryAfter = 0; // ms the service asked us to wait before the next attempt
+    this._retryAfter = null; // ms the service asked us to wait before the next attempt
     this._timer = {
       reconnect: null,
       connect: null,
@@ -372,9 +372,10 @@ export class NotificationsClient {
   _closed(code, reason) {
     this._lastClose = { code, reason };
     this._needFreshToken = code === 4401;
-    // A busy service (1013) or a user over their socket cap (4429) says when to come back.
+    // A busy service (1013), a user over their socket cap (4429) or a draining
+    // process (1012) says when to come back.
     const hint = /retry after (\d+) ms/.exec(reason || "");
-    this._retryAfter = hint ? Math.min(Number(hint[1]), this._config.maxDelay * 4) : 0;
+    this._retryAfter = hint ? Math.min(Number(hint[1]), this._config.maxDelay * 4) : null;
     this._lose();
   }
 
@@ -604,9 +605,10 @@ export class NotificationsClient {
   }
 
   _scheduleReconnect() {
-    // Never sooner than the service asked (its hint is already jittered).
-    const delay = Math.max(backoffDelay(this._attempts, this._config, this._random), this._retryAfter);
-    this._retryAfter = 0;
+    // When the service said when, then (its hint is its own schedule, already
+    // jittered: a busy process's turn, a draining one's spread); else the backoff.
+    const delay = this._retryAfter ?? backoffDelay(this._attempts, this._config, this._random);
+    this._retryAfter = null;
     this._attempts += 1;
     this._setStatus("waiting");
     this._setTimer("reconnect", delay, () => this._connect());

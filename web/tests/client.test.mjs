@@ -392,6 +392,19 @@ test("a 401 is retried once with a fresh token, other errors raise Notifications
   });
 });
 
+test("a close's retry hint, not the backoff, says when to come back", async () => {
+  const ctx = makeClient({ random: () => 0.999 }); // the client's own backoff: almost 1 s
+  ctx.client.start();
+  await handshake(ctx);
+  ctx.sockets[0].serverClose(1012, "service restarting; retry after 120 ms");
+  ctx.clock.advance(119);
+  await flush();
+  assert.equal(ctx.sockets.length, 1, "reconnected before the hint");
+  ctx.clock.advance(1);
+  await flush();
+  assert.equal(ctx.sockets.length, 2, "the backoff held back a hinted reconnect");
+});
+
 test("a busy close's retry hint holds the next attempt back at least that long", async () => {
   const ctx = makeClient({ random: () => 0 }); // the client's own backoff would retry at once
   ctx.client.start();
