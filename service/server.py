@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 
 import uvicorn
 from litestar.types import ASGIApp
+from uvicorn.supervisors import Multiprocess
 
 from service.app import create_app
 from service.database import resolve_database_url
@@ -20,6 +22,7 @@ from service.http_edges import head_as_get
 from service.logging_setup import log_config
 from service.metrics import multiprocess_directory
 from service.settings import Settings
+from service.ws_protocol import LeanWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +33,29 @@ WS_MAX_FRAME = 64 * 1024
 def app_from_env() -> ASGIApp:
     """uvicorn's app factory for worker processes (everything comes from the environment)."""
     settings = Settings.from_env()
+    LeanWebSocketProtocol.drain_seconds = settings.drain_seconds
     if not settings.database_url:
         raise RuntimeError("workers need DATABASE_URL; start them with `notifications serve`")
     return head_as_get(create_app(settings, settings.database_url,
                                   demo=os.environ.get(DEMO_ENV) == "1"))
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The service's port, bound with SO_REUSEPORT: a new process binds it beside the old
+    one and the kernel spreads new connections over both, so a planned restart starts
+    the new process first (docs/OPERATIONS.md). Not yet listening: uvicorn listens once
+    the app has started, so no connection waits on a process that cannot serve it."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_REUSEPORT"):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock.set_inheritable(True)  # for --workers
+    return sock
 
 
 def serve(settings: Settings, workers: int, demo: bool) -> None:
@@ -45,6 +67,7 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         settings = prepare_demo(settings, database_url)
     if not settings.jwt_secret:
         raise SystemExit("NOTIFICATIONS_JWT_SECRET is required (or use --demo)")
+    LeanWebSocketProtocol.drain_seconds = settings.drain_seconds
     common: dict[str, object] = {
         "host": settings.host, "port": settings.port,
         "log_config": log_config(settings.log_level, settings.log_format),
@@ -56,7 +79,8 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         # after NOTIFICATIONS_WS_IDLE_TIMEOUT; at 10k sockets uvicorn's pings were 500
         # writes a second, a fifth of the service's CPU (docs/BENCHMARKS.md).
         "ws_ping_interval": None,
-        "timeout_graceful_shutdown": 5,
+        # The drain window (sockets closed over it, ws_protocol.py), then 5 s for the rest.
+        "timeout_graceful_shutdown": int(settings.drain_seconds) + 5,
         # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine
         # function (http_edges.HeadAsGet) for ASGI 2.
         "interface": "asgi3",
@@ -65,13 +89,18 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     }
     # Before any worker starts: they all write their metrics there, so a scrape of one
     # reports the whole service (service/metrics.py).
+    sock = listening_socket(settings.host, settings.port)
     with multiprocess_directory(workers):
         if workers <= 1:
             app = head_as_get(create_app(settings, database_url, demo=demo))
-            uvicorn.run(app, **common)  # type: ignore[arg-type]
+            server = uvicorn.Server(uvicorn.Config(app, **common))  # type: ignore[arg-type]
+            server.run(sockets=[sock])
+            if not server.started:
+                raise SystemExit(3)  # as uvicorn.run: the app did not start
             return
         os.environ["DATABASE_URL"] = database_url
         os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret
         os.environ[DEMO_ENV] = "1" if demo else "0"
-        uvicorn.run("service.server:app_from_env", factory=True, workers=workers,
-                    **common)  # type: ignore[arg-type]
+        config = uvicorn.Config("service.server:app_from_env", factory=True, workers=workers,
+                                **common)  # type: ignore[arg-type]
+        Multiprocess(config, sockets=[sock]).run()

@@ -47,6 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_admission_queue: int = 256  # sockets waiting for a slot; more are refused at once
     ws_max_unauthenticated_per_address: int = 1024
     ws_max_sockets_per_user: int = 32
+    # On SIGTERM the sockets are closed 1012 at random moments over this many seconds,
+    # each told to come back at once: the replacement process (on the same port through
+    # SO_REUSEPORT) takes them at a rate it can serve. 0 closes them all at once.
+    drain_seconds: float = 10.0
     retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
     retention_first_delay: float = 60.0  # seconds after start before the first run
     # How often the sequencer looks for newly committed changes when it has caught up.
@@ -103,6 +107,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "ws_max_unauthenticated_per_address": get(
                 "NOTIFICATIONS_WS_MAX_UNAUTHENTICATED_PER_ADDRESS"),
             "ws_max_sockets_per_user": get("NOTIFICATIONS_WS_MAX_SOCKETS_PER_USER"),
+            "drain_seconds": get("NOTIFICATIONS_DRAIN_SECONDS"),
             "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
             "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
             "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),

@@ -9,11 +9,14 @@ one-consumer inbox and a write flag that allocate nothing while idle. The
 protocol itself (frames, close handshake, back-pressure) is uvicorn's,
 unchanged; if a uvicorn release renames what is replaced here, the parent's
 objects are kept (`lean` says which is in use) and only the saving is lost.
+
+It also spreads a planned restart's closes over a drain window (`shutdown`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections import deque
 from typing import Any
 
@@ -89,10 +92,14 @@ class Flag:
         return True
 
 
+RESTART_HINT_MS = 250  # a drained socket comes back within this, to the new process
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """Selected in server.py with uvicorn's `ws` option."""
 
     lean = False
+    drain_seconds = 0.0  # set by server.py from NOTIFICATIONS_DRAIN_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,3 +117,24 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if message.get("type") == "websocket.accept" and self.lean:
             # The 101 is written: nothing reads the handshake again.
             self.request = self.response = None  # type: ignore[assignment]
+
+    def shutdown(self) -> None:
+        """uvicorn's shutdown, one socket at a time: closed 1012 at a random moment
+        within the drain window, with a hint to come back at once (the replacement
+        process already listens on the port), so the sockets move as a stream, not a
+        storm. Until its moment a socket is served as before: nothing is missed."""
+        if (self.drain_seconds <= 0 or self.close_sent or not self.handshake_complete
+                or self.initial_response is not None):
+            super().shutdown()
+            return
+        delay = random.uniform(0, self.drain_seconds)
+        asyncio.get_running_loop().call_later(delay, self._close_for_restart)
+
+    def _close_for_restart(self) -> None:
+        if self.transport.is_closing() or self.close_sent:
+            return
+        hint = random.randint(0, RESTART_HINT_MS)
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": 1012})
+        self.conn.send_close(1012, f"service restarting; retry after {hint} ms")
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()

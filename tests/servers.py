@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from service.embedded_db import free_port
 
@@ -47,7 +48,7 @@ class RunningService:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def start(self) -> None:
+    def start(self, *, wait: bool = True) -> None:
         env = {**os.environ, **self.env, "DATABASE_URL": self.database_url,
                "NOTIFICATIONS_JWT_SECRET": self.secret, "NOTIFICATIONS_HOST": "127.0.0.1",
                "NOTIFICATIONS_PORT": str(self.port)}
@@ -58,7 +59,20 @@ class RunningService:
         self._log_file = log
         self.process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
+
+    def wait_listening(self, timeout: float = READY_TIMEOUT) -> None:
+        """Until this process serves its port (another may share it: SO_REUSEPORT)."""
+        deadline = time.monotonic() + timeout
+        while not self._listening():
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"service exited with {self.process.returncode}:\n"
+                                   + self.log_text()[-4000:])
+            if time.monotonic() > deadline:
+                raise TimeoutError("service not listening in time:\n" + self.log_text()[-4000:])
+            time.sleep(0.05)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -74,6 +88,17 @@ class RunningService:
                 pass
             time.sleep(0.1)
         raise TimeoutError("service not ready in time:\n" + self.log_text()[-4000:])
+
+    def _listening(self) -> bool:
+        """Whether this process (or a worker of it) listens on the port."""
+        assert self.process is not None
+        with suppress(psutil.Error):
+            proc = psutil.Process(self.process.pid)
+            for each in [proc, *proc.children(recursive=True)]:
+                for conn in each.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        return True
+        return False
 
     def _signal_group(self, sig: signal.Signals) -> None:
         assert self.process is not None
@@ -111,15 +136,20 @@ class RunningService:
 
 @contextmanager
 def running_service(database_url: str, *, workers: int = 1, demo: bool = False,
-                    env: dict[str, str] | None = None) -> Iterator[RunningService]:
-    """A started service on a free port (ready), always stopped afterwards."""
+                    env: dict[str, str] | None = None, port: int | None = None,
+                    wait: bool = True) -> Iterator[RunningService]:
+    """A started service on a free port (or `port`, shared through SO_REUSEPORT), ready
+    unless `wait` is False, always stopped afterwards. Sockets are closed at once on
+    SIGTERM (no drain window) unless `env` says otherwise."""
     with tempfile.TemporaryDirectory(prefix="notifications-service-") as tmp:
         service = RunningService(
-            database_url=database_url, port=free_port(), secret=TEST_SECRET, workers=workers,
-            demo=demo, env={"NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0", **(env or {})},
+            database_url=database_url, port=port or free_port(), secret=TEST_SECRET,
+            workers=workers, demo=demo,
+            env={"NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0",
+                 "NOTIFICATIONS_DRAIN_SECONDS": "0", **(env or {})},
             log_path=Path(tmp) / "service.log")
         try:
-            service.start()
+            service.start(wait=wait)
             yield service
         finally:
             service.stop()
