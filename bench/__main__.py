@@ -1,4 +1,4 @@
-"""`python -m bench [all | write_path dataset api ws reconnect nodes] [--size smoke|full]`."""
+"""`python -m bench [all | write_path dataset api ws reconnect deploy nodes] [--size smoke|full]`."""
 
 import sys
 

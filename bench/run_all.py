@@ -23,7 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench import api, dataset, nodes, reconnect, write_path, ws
+from bench import api, dataset, deploy, nodes, reconnect, write_path, ws
 from bench.common import (
     MACHINE_NOTE,
     REPO_ROOT,
@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "api": api.run,
     "ws": ws.run,
     "reconnect": reconnect.run,
+    "deploy": deploy.run,
     "nodes": nodes.run,
 }
 PUBLISH_DIR = REPO_ROOT / "docs" / "bench"

@@ -77,7 +77,10 @@ class ServiceProcess:
         env = {**os.environ, "DATABASE_URL": self.database_url,
                "NOTIFICATIONS_JWT_SECRET": BENCH_SECRET, "NOTIFICATIONS_HOST": "127.0.0.1",
                "NOTIFICATIONS_PORT": str(self.port), "NOTIFICATIONS_LOG_LEVEL": "warning",
-               "NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0", **self.env}
+               "NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0",
+               # SIGTERM closes every socket at once, as a crash would for the clients;
+               # bench/deploy.py sets the drain window it measures.
+               "NOTIFICATIONS_DRAIN_SECONDS": "0", **self.env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             command = [sys.executable, "-m", "service.cli", "serve", "--workers",

@@ -36,7 +36,7 @@ from bench.service_process import make_token, raise_open_files
 PING_EVERY = 25.0
 CONNECT_TIMEOUT = 4.0  # as web/notifications-client.js
 INITIAL_DELAY, FACTOR, MAX_DELAY = 1.0, 1.4, 30.0
-RETRY_HINT = re.compile(r"retry after (\d+) ms")  # in a 1013 or 4429 close reason
+RETRY_HINT = re.compile(r"retry after (\d+) ms")  # in a 1012, 1013 or 4429 close reason
 
 
 @dataclass
@@ -125,10 +125,11 @@ class ClientProcess:
                 return
             ceiling = min(MAX_DELAY, INITIAL_DELAY * FACTOR ** attempt)
             attempt += 1
-            # As the web client: never sooner than the service's "retry after N ms".
+            # As the web client: when the service said when ("retry after N ms"), then;
+            # else the backoff.
             hint = RETRY_HINT.search(reason)
-            await asyncio.sleep(max(self.rng.uniform(0, ceiling),
-                                    int(hint.group(1)) / 1000 if hint else 0.0))
+            await asyncio.sleep(int(hint.group(1)) / 1000 if hint
+                                else self.rng.uniform(0, ceiling))
 
     async def ping_forever(self, ws: lean_ws.LeanWebSocket) -> None:
         await asyncio.sleep(self.rng.uniform(0, PING_EVERY))

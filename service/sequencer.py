@@ -6,7 +6,9 @@ in a loop on a dedicated connection: each call applies the hosts' requests
 (retractions, edits), gives every committed change the next position of its
 user's stream, and sends one `pg_notify('notifications_v2', '<user ids>')`
 per batch. Every other instance retries the lock every `standby_interval`
-seconds, so one takes over within seconds when the leader dies.
+seconds, so one takes over within seconds when the leader dies; a leader that
+stops on purpose (a restart, a deploy) unlocks and says so on the channel
+`notifications_sequencer`, and a standby takes over at once.
 
 A leader whose network path goes silent (a partition: no reset, no close)
 must not keep the lock: each batch must answer within `timeout` or this
@@ -18,6 +20,7 @@ whichever instance asks next, this one included.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -63,7 +66,11 @@ class Sequencer:
                         await self._wait_for_lead(conn)
                         log.info("this process is now the sequencer")
                         self._set_leading(True)
-                        await self._sequence(conn)
+                        try:
+                            await self._sequence(conn)
+                        except asyncio.CancelledError:
+                            await self._hand_over(conn)
+                            raise
                 except (psycopg.Error, OSError) as exc:
                     self._set_leading(False)
                     failures += 1
@@ -103,11 +110,25 @@ class Sequencer:
                 f"sequencer connection did not answer in {self._timeout:g}s") from exc
 
     async def _wait_for_lead(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        await conn.execute(sql("sequencer_listen"))
         while True:
             row = await self._fetch(conn, sql("sequencer_try_lead"))
             if row is not None and row[0]:
+                await conn.execute(sql("sequencer_unlisten"))
                 return
-            await asyncio.sleep(self._standby_interval * random.uniform(0.75, 1.25))
+            # Until the leader hands over, or the next retry (a leader that died says
+            # nothing; its session's end frees the lock).
+            async for _ in conn.notifies(
+                    timeout=self._standby_interval * random.uniform(0.75, 1.25), stop_after=1):
+                break
+
+    async def _hand_over(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+        """Free the lead now and tell the standbys (best effort: closing the session
+        frees it anyway, and a standby then takes it at its next retry)."""
+        self._set_leading(False)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await conn.execute(sql("sequencer_hand_over"))
 
     async def _sequence(self, conn: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
         while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench import api, dataset, nodes, reconnect, write_path, ws
+from bench import api, dataset, deploy, nodes, reconnect, write_path, ws
 from service.consistency import find_drift
 from tests.haproxy import haproxy_or_skip
 
@@ -82,6 +82,19 @@ def test_reconnect_smoke(database_url: str, tmp_path: Path) -> None:
     assert result["gap"] > 0, "nothing was committed during the restart"
     assert result["lost"] == 0 and result["duplicates"] == 0
     _report(tmp_path, "reconnect")
+
+
+def test_deploy_smoke(database_url: str, tmp_path: Path) -> None:
+    """A planned restart: every socket moves to the new process, nothing lost or doubled."""
+    result = deploy.run("smoke", tmp_path, database_url=database_url)
+    data = result["report"].data
+    assert data["committed_during"] > 0, "nothing was committed during the deploy"
+    assert result["lost"] == 0 and data["counters"].get("duplicates", 0) == 0
+    assert data["counters"].get("gaps", 0) == 0
+    assert data["all_moved_seconds"] == data["all_moved_seconds"], "not every socket moved"
+    assert data["counters"]["closes"] == {"1012": deploy.SIZES["smoke"].users} or \
+        data["counters"]["closes"] == {1012: deploy.SIZES["smoke"].users}, data["counters"]
+    _report(tmp_path, "deploy")
 
 
 def test_nodes_smoke(database_url: str, tmp_path: Path) -> None:

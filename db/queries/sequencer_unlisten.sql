@@ -1,0 +1,2 @@
+-- sequencer_unlisten: the new leader no longer needs to hear hand-overs.
+UNLISTEN notifications_sequencer
