@@ -149,8 +149,31 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                   (not lost and not counters.get("duplicates")) if full else None)
     report.target("planned restart: delivery p99 during the deploy", f"≤ {ms(P99_TARGET):g} ms",
                   f"{ms(p99):.1f} ms", (p99 <= P99_TARGET) if full else None)
+    _plot(report, [(c.commit_sent - t0, receipts[c.comment_id][1] - c.commit_sent)
+                   for c in window if c.comment_id in receipts], size, old_gone, out_dir)
     report.write(out_dir)
     return {"report": report, "lost": len(lost), "p99": p99}
+
+
+def _plot(report: Report, points: list[tuple[float, float]], size: DeploySize,
+          old_gone: float, out_dir: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.scatter([t for t, _ in points], [ms(lat) for _, lat in points], s=4)
+    ax.axvline(old_gone, color="grey", linestyle="dotted", label="old process exited")
+    ax.axhline(ms(P99_TARGET), color="red", linestyle="dashed", label="p99 target")
+    ax.set_xlabel("commit time, seconds since SIGTERM to the old process")
+    ax.set_ylabel("delivery latency (ms)")
+    ax.set_yscale("log")
+    ax.set_title(f"Planned restart, {size.users:,} sockets, drain {size.drain:g} s")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(report.plot_path(out_dir, "latency"), dpi=110)
+    plt.close(fig)
 
 
 def _wait_delivered(fleet: Fleet, writer: Writer, since: float, timeout: float
