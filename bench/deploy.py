@@ -50,7 +50,7 @@ class DeploySize:
 
 SIZES = {
     "smoke": DeploySize(users=300, processes=2, rate=20.0, drain=2.0, timeout=60.0),
-    "full": DeploySize(users=10_000, processes=4, rate=50.0, drain=10.0, timeout=90.0),
+    "full": DeploySize(users=10_000, processes=4, rate=50.0, drain=20.0, timeout=90.0),
 }
 
 

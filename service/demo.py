@@ -7,6 +7,7 @@ are missing and inserts demo rows, idempotently, on every start.
 from __future__ import annotations
 
 import importlib.util
+import os
 import secrets
 import time
 
@@ -48,6 +49,9 @@ def prepare_demo(settings: Settings, database_url: str) -> Settings:
     users = seed(database_url)
     if not settings.jwt_secret:
         settings = msgspec.structs.replace(settings, jwt_secret=secrets.token_urlsafe(32))
+    if "NOTIFICATIONS_DRAIN_SECONDS" not in os.environ:
+        # One machine, no replacement process: Ctrl-C stops at once.
+        settings = msgspec.structs.replace(settings, drain_seconds=0.0)
     base = f"http://{settings.host}:{settings.port}"
     has_pages = importlib.util.find_spec("service.demo_routes") is not None
     print("\nDemo ready. Tokens (valid 7 days):", flush=True)

@@ -49,8 +49,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_max_sockets_per_user: int = 32
     # On SIGTERM the sockets are closed 1012 at random moments over this many seconds,
     # each told to come back at once: the replacement process (on the same port through
-    # SO_REUSEPORT) takes them at a rate it can serve. 0 closes them all at once.
-    drain_seconds: float = 10.0
+    # SO_REUSEPORT) takes them at a rate it can serve (10k sockets over 20 s: 500 a
+    # second, under what one process starts, docs/BENCHMARKS.md). 0: all at once.
+    drain_seconds: float = 20.0
     retention_interval_hours: float = 24.0  # 0 turns the in-service retention loop off
     retention_first_delay: float = 60.0  # seconds after start before the first run
     # How often the sequencer looks for newly committed changes when it has caught up.

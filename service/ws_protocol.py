@@ -92,7 +92,7 @@ class Flag:
         return True
 
 
-RESTART_HINT_MS = 250  # a drained socket comes back within this, to the new process
+RESTART_HINT_MS = 100  # a drained socket comes back within this, to the new process
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):

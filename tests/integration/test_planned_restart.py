@@ -119,12 +119,12 @@ async def test_sigterm_drains_sockets_to_the_new_process_losing_and_doubling_not
     assert old_gone < DRAIN + 6, old_gone
     close_times = []
     for client in clients:
-        # Closed once, by the old process, told to come back within 250 ms; then served
+        # Closed once, by the old process, told to come back within 100 ms; then served
         # by the new one: every notification once, in position order.
         assert [(code, bool(HINT.search(reason))) for _, code, reason in client.closes] == [
             (1012, True)], client.closes
         hint = HINT.search(client.closes[0][2])
-        assert hint and int(hint.group(1)) <= 250
+        assert hint and int(hint.group(1)) <= 100
         close_times.append(client.closes[0][0] - sigterm)
         assert client.emojis == [f"e{i}" for i in range(1, written + 1)], client.emojis
         assert client.positions == sorted(set(client.positions))
