@@ -474,10 +474,12 @@ class Report:
         return "\n".join(lines)
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def parse_args(description: str, argv: Sequence[str] | None = None, *,
+               sizes: Sequence[str] = SIZES) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--size", choices=SIZES, default="smoke",
-                        help="smoke: seconds, to check it works; full: the published numbers")
+    parser.add_argument("--size", choices=sizes, default="smoke",
+                        help="smoke: seconds, to check it works; full: the published numbers"
+                             + "".join(f"; {s}" for s in sizes if s not in SIZES))
     parser.add_argument("--out", type=Path, default=RESULTS_DIR,
                         help=f"where reports go (default {RESULTS_DIR})")
     return parser.parse_args(argv)

@@ -142,8 +142,14 @@ class ServiceProcess:
         return int(total)
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.pid).cpu_times()
-        return float(times.user + times.system)
+        """CPU of the service process and any workers it started."""
+        proc = psutil.Process(self.pid)
+        total = 0.0
+        for each in [proc, *proc.children(recursive=True)]:
+            with suppress(psutil.Error):
+                times = each.cpu_times()
+                total += times.user + times.system
+        return total
 
     def open_files(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))

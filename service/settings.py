@@ -61,7 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sequencer_timeout: float = 10.0
     # Garbage collector (service/gc_policy.py): freeze every so many seconds (0 leaves
     # CPython's defaults), and a full pass over the frozen at least every so many.
-    gc_freeze_interval: float = 2.0
+    gc_freeze_interval: float = 0.5  # a connect wave freezes its sockets within 0.5 s
     gc_full_interval: float = 0.0  # never: a closed socket leaves no cyclic garbage
     # The LISTEN connection, when it has heard nothing for this long, runs a probe that
     # must answer within listener_probe_timeout, or it reconnects (and catches up).
