@@ -216,11 +216,13 @@ class Hub:
         """A socket the page was fetched for that is still behind its end met a hole.
 
         (A socket that joined during the fetch, further back, is not stalled:
-        its own sync fetches from its position.)
+        its own sync fetches from its position; nor is one that left meanwhile.)
         """
         last_seq, unread = int(last[1]), int(last[4])
+        still_here = self._by_user.get(user_id, ())
         for sub in fetched_for:
-            if sub.close_code is None and sub.position < last_seq:
+            # A socket that left during the fan-out was not stalled: it is gone.
+            if sub.close_code is None and sub.position < last_seq and sub in still_here:
                 log.warning("user %d: replay log has no position %d; socket told to resync at %d",
                             user_id, sub.position + 1, last_seq)
                 self._metrics.stalled_resyncs.inc()
