@@ -14,6 +14,10 @@ stream (a database round trip for its position, then its replay). So:
   (measured: 216 of 10,000 web clients back in 75 s with an unbounded queue);
 - a socket that would wait past that time, as predicted from the measured
   admission rate, is refused on arrival, before any JWT or database work;
+  so is every arrival while the process is behind: when even the quickest
+  handshake of the last half second took over 1.5 s from its arrival (as
+  CoDel judges a queue by its minimum sojourn), the time is going where the
+  slots cannot see it (accepting, parsing, waiting for auth messages);
 - what must be refused (busy, a user over their socket cap) is accepted and
   closed with a code and a delay in the reason (`retry after 2345 ms`), which
   a browser can read (an HTTP refusal before the upgrade reaches a browser as
@@ -39,6 +43,10 @@ RATE_FLOOR = 20.0
 RATE_WINDOW = 0.5  # seconds per measurement of the admission rate
 TURN_JITTER = 1.0  # seconds added at random to a refused socket's turn
 MAX_TURN_AHEAD = 55.0  # the schedule reaches no further (the hint stays under a minute)
+# Overload, as CoDel sees it: when even the quickest handshake of a window took this long
+# from arrival to its stream (kernel backlog, parsing, the auth message, the slot), the
+# process is behind, and a new arrival would pass the client's 4 s: refused with a turn.
+SOJOURN_TARGET = 1.5
 
 
 class Refused(Exception):
@@ -82,6 +90,8 @@ class Admission:
         self._window_done = 0
         self._window_busy = False
         self._next_turn = 0.0  # the schedule of refused sockets' returns (loop time)
+        self._window_quickest = float("inf")  # shortest arrival-to-stream time this window
+        self._behind_until = 0.0  # arrivals are refused until then (loop time)
 
     @contextlib.contextmanager
     def unauthenticated(self, address: str) -> Iterator[None]:
@@ -101,17 +111,23 @@ class Admission:
         if open_sockets >= self._per_user:
             raise Refused(CLOSE_TOO_MANY, f"at most {self._per_user} sockets per user")
 
-    def check_arrival(self) -> None:
-        """Refuse at once a socket that would wait past `wait` (or behind a full queue)."""
-        if not self._slots.locked():
-            return
-        if self._waiting >= self._max_waiting or (self._waiting + 1) / self.rate > self._wait:
+    def check_arrival(self) -> float:
+        """Refuse at once a socket that would wait past `wait` (or behind a full queue,
+        or while the process is behind); else its arrival time, for `slot`."""
+        now = asyncio.get_running_loop().time()
+        if now < self._behind_until:
             raise self._busy()
+        if self._slots.locked() and (self._waiting >= self._max_waiting
+                                     or (self._waiting + 1) / self.rate > self._wait):
+            raise self._busy()
+        return now
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """One handshake slot, in arrival order, waited for at most `wait` seconds."""
-        self.check_arrival()
+    async def slot(self, arrived: float | None = None) -> AsyncIterator[None]:
+        """One handshake slot, in arrival order, waited for at most `wait` seconds.
+        `arrived` (from `check_arrival`) times the whole handshake for overload."""
+        if arrived is None:
+            arrived = self.check_arrival()
         if self._slots.locked():
             self._window_busy = True
         self._waiting += 1
@@ -126,18 +142,26 @@ class Admission:
             yield
         finally:
             self._slots.release()
-            self._admitted()
+            self._admitted(arrived)
 
-    def _admitted(self) -> None:
+    def _admitted(self, arrived: float) -> None:
         now = asyncio.get_running_loop().time()
+        if not self._window_start:  # the first admission opens the first window
+            self._window_start = now
         self._window_done += 1
+        self._window_quickest = min(self._window_quickest, now - arrived)
         elapsed = now - self._window_start
         if elapsed < RATE_WINDOW:
             return
         if self._window_busy:  # idle windows measure the demand, not the capacity
             measured = self._window_done / elapsed
             self.rate = max(RATE_FLOOR, (self.rate + measured) / 2)
+        if self._window_quickest > SOJOURN_TARGET:
+            # For one window: the sockets already inside bring fresh evidence, and
+            # with none left the refusals end by themselves.
+            self._behind_until = now + RATE_WINDOW
         self._window_start, self._window_done = now, 0
+        self._window_quickest = float("inf")
         self._window_busy = self._waiting > 0
 
     def _busy(self) -> Refused:
@@ -148,3 +172,8 @@ class Admission:
         delay = turn - now + random.uniform(0, TURN_JITTER)
         return Refused(CLOSE_BUSY, "busy",
                        int(min(RETRY_CAP_MS, max(RETRY_MIN_MS, delay * 1000))))
+
+    @property
+    def behind(self) -> bool:
+        """Whether arrivals are being refused because the process is behind."""
+        return asyncio.get_running_loop().time() < self._behind_until

@@ -176,7 +176,7 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
     settings: Settings = state.settings
     admission: Admission = state.admission
     # Refused on arrival when the wait would be too long: no JWT, no database.
-    admission.check_arrival()
+    arrived = admission.check_arrival()
     offered = _offered_subprotocols(socket)
     query = _query(socket)
     token = query.get("token") or next(
@@ -184,7 +184,7 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
     if token is not None:
         # Its slot before the 101: while it waits, the socket costs its connection
         # and nothing more, and the slots serve the queue in arrival order.
-        async with admission.slot():
+        async with admission.slot(arrived):
             await _accept(socket, settings, offered)
             return await _start(socket, state, token, _parse_since(query.get("since")))
     await _accept(socket, settings, offered)
@@ -192,7 +192,7 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
     address = socket.client.host if socket.client else ""
     with admission.unauthenticated(address):  # holds no handshake slot
         token, since = await _first_message(socket, since)
-    async with admission.slot():
+    async with admission.slot(arrived):
         return await _start(socket, state, token, since)
 
 

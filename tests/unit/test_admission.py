@@ -71,3 +71,37 @@ async def test_a_free_slot_is_never_refused() -> None:
         gate.check_arrival()
         async with gate.slot():
             pass
+
+
+async def test_when_even_the_quickest_handshake_was_slow_arrivals_are_refused_for_a_window(
+        ) -> None:
+    gate = admission(max_handshakes=8, wait=3)
+    loop = asyncio.get_running_loop()
+    arrived = loop.time() - 2.0  # as if each had spent 2 s since its arrival
+    for _ in range(3):
+        async with gate.slot(arrived):
+            pass
+    await asyncio.sleep(0.55)  # the window closes with the next admission
+    async with gate.slot(arrived):
+        pass
+    assert gate.behind
+    with pytest.raises(Refused) as refused:
+        gate.check_arrival()
+    assert refused.value.code == CLOSE_BUSY and HINT.search(refused.value.reason)
+    # No fresh evidence: the refusals end by themselves after the window.
+    await asyncio.sleep(0.55)
+    assert not gate.behind
+    gate.check_arrival()
+
+
+async def test_one_quick_handshake_in_the_window_means_not_behind() -> None:
+    gate = admission(max_handshakes=8, wait=3)
+    loop = asyncio.get_running_loop()
+    async with gate.slot(loop.time() - 2.0):
+        pass
+    async with gate.slot(gate.check_arrival()):
+        pass
+    await asyncio.sleep(0.55)
+    async with gate.slot(loop.time() - 2.0):
+        pass
+    assert not gate.behind
