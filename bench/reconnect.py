@@ -3,7 +3,8 @@ while the host keeps writing, and measure how long until every client is
 back and holds every notification committed during the gap.
 
 The clients behave as web/notifications-client.js does: on close they wait a
-full-jitter backoff (uniform in [0, min(30 s, 1 s × 1.4^attempt))) and
+full-jitter backoff (uniform in [0, min(30 s, 1 s × 1.4^attempt, the time
+since the loss))) and
 reconnect with `since` = the last position they applied, giving up on an
 attempt after 4 s without `hello`; the service replays what they missed.
 The writer commits host comment INSERTs at a steady rate from before the
@@ -277,7 +278,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                          ["function", "share of samples (inclusive)"],
                          [[name, f"{share:.0%}"] for name, share in s.profile])
     report.note("Backoff as web/notifications-client.js: full jitter, first retry within 1 s, "
-                "×1.4 per failed attempt, at most 30 s; an attempt without `hello` within the "
+                "×1.4 per failed attempt, at most 30 s and at most the time since the loss; an attempt without `hello` within the "
                 "connect timeout is abandoned and counts as failed. "
                 f"{size.processes} client processes share the 2 cores with the service and "
                 "PostgreSQL while they reconnect.")

@@ -7,7 +7,8 @@ authenticates with a token in its first message (or, with `auth="query"`, in
 the URL), gives up an attempt without `hello` after 4 s, applies messages in position order and drops
 any whose position it has already applied, sends `ping` every 25 s, and,
 when the socket closes, reconnects after a full-jitter backoff (uniform in
-[0, min(30 s, 1 s × 1.4^attempt))) with `since` = the last applied position.
+[0, min(30 s, 1 s × 1.4^attempt, max(1 s, time since the loss)))) with
+`since` = the last applied position.
 
 The sockets are bench/lean_ws.py's, which cost a fraction of the CPU of a
 full client library: the load generator shares the machine it measures.
@@ -79,6 +80,7 @@ class ClientProcess:
 
     async def run_socket(self, state: SocketState, gate: asyncio.Semaphore | None) -> None:
         attempt = 0
+        lost_at = 0.0
         token = make_token(state.user_id)
         while not self.stopping:
             url = self.ws_url
@@ -123,7 +125,11 @@ class ClientProcess:
                 self.counters.closes[code] = self.counters.closes.get(code, 0) + 1
             if not self.reconnect or self.stopping:
                 return
-            ceiling = min(MAX_DELAY, INITIAL_DELAY * FACTOR ** attempt)
+            if attempt == 0:
+                lost_at = time.monotonic()
+            # As the web client: the window never outgrows the time since the loss.
+            ceiling = min(MAX_DELAY, INITIAL_DELAY * FACTOR ** attempt,
+                          max(INITIAL_DELAY, time.monotonic() - lost_at))
             attempt += 1
             # As the web client: when the service said when ("retry after N ms"), then;
             # else the backoff.

@@ -50,12 +50,16 @@ const MARK_READ_BATCH = 500; // the API's limit per mark-read call
 
 /**
  * Delay before reconnect attempt number `attempt` (0-based): "full jitter",
- * uniform in [0, min(maxDelay, initialDelay * factor^attempt)).
+ * uniform in [0, min(maxDelay, initialDelay * factor^attempt, max(initialDelay, elapsed))).
  * Spreading retries over the whole window keeps a fleet of tabs from
  * stampeding the service when it comes back.
  */
-export function backoffDelay(attempt, options = DEFAULTS, random = Math.random) {
-  const ceiling = Math.min(options.maxDelay, options.initialDelay * options.factor ** attempt);
+export function backoffDelay(attempt, options = DEFAULTS, random = Math.random, elapsed = Infinity) {
+  // Attempts that fail at once (a port with no process behind it yet, during a
+  // restart) must not widen the window faster than time passes: it never exceeds
+  // the time since the connection was lost (`elapsed`, ms), nor the initial delay.
+  const ceiling = Math.min(options.maxDelay, options.initialDelay * options.factor ** attempt,
+    Math.max(options.initialDelay, elapsed));
   return Math.floor(ceiling * random());
 }
 
@@ -144,6 +148,7 @@ export class NotificationsClient {
     this._socket = null;
     this._generation = 0; // bumps on every new connection; stale callbacks check it
     this._attempts = 0;
+    this._lostAt = 0; // when the connection that was healthy was lost (ms, this._now)
     this._needFreshToken = false;
     this._status = "idle"; // idle | connecting | open | waiting
     this._lastClose = null; // {code, reason} of the last socket close (1006: no close frame)
@@ -607,7 +612,9 @@ export class NotificationsClient {
   _scheduleReconnect() {
     // When the service said when, then (its hint is its own schedule, already
     // jittered: a busy process's turn, a draining one's spread); else the backoff.
-    const delay = this._retryAfter ?? backoffDelay(this._attempts, this._config, this._random);
+    if (this._attempts === 0) this._lostAt = this._now();
+    const delay = this._retryAfter ??
+      backoffDelay(this._attempts, this._config, this._random, this._now() - this._lostAt);
     this._retryAfter = null;
     this._attempts += 1;
     this._setStatus("waiting");

@@ -42,6 +42,14 @@ async function handshake(ctx, { position = 0, unread = 0, userId = 7 } = {}) {
 const change = (type, position, unread, extra = {}) => ({ type, position, unread_count: unread, ...extra });
 const changes = (events) => events.filter((e) => e.position !== undefined && e.type !== "reset");
 
+test("the backoff window never outgrows the time since the connection was lost", () => {
+  // Ten attempts refused at once (no process on the port yet), 0.5 s after the loss:
+  // the window is the initial delay, not 1.4^10 s.
+  assert.equal(backoffDelay(10, DEFAULTS, () => 0.999999, 500), 999);
+  assert.equal(backoffDelay(10, DEFAULTS, () => 0.999999, 4000), 3999);
+  assert.equal(backoffDelay(2, DEFAULTS, () => 0.999999, 60_000), 1959);
+});
+
 test("backoff is full jitter under a ceiling that grows by the factor and is capped", () => {
   assert.equal(backoffDelay(0, DEFAULTS, () => 0), 0);
   assert.equal(backoffDelay(0, DEFAULTS, () => 0.5), 500);
@@ -74,7 +82,8 @@ test("reconnects with growing delays and never gives up", async () => {
   }
   await flush();
   assert.equal(ctx.sockets.length, 41);
-  assert.deepEqual(delays.slice(0, 3), [999, 1399, 1959]);
+  // The second window would be 1.4 s, but only 1 s has passed since the loss.
+  assert.deepEqual(delays.slice(0, 4), [999, 999, 1959, 2743]);
   assert.equal(delays.at(-1), 29999);
   assert.ok(delays.every((d, i) => i === 0 || d >= delays[i - 1]));
   ctx.client.stop();
