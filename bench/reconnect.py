@@ -243,7 +243,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         row("sockets not back at the end", lambda s: f"{s.users - len(s.back_times):,}"),
         row("successful reconnects", lambda s: f"{s.reconnects:,}"),
         row("failed connect attempts (refused, or no hello in time)",
-            lambda s: f"{s.counters.get('connect_failures', 0):,}"),
+            lambda s: f"{s.counters.get('connect_failures', 0):,} "
+                      f"({s.counters.get('connect_timeouts', 0):,} timed out)"),
         row("close codes seen", lambda s: ", ".join(
             f"{k}: {v:,}" for k, v in s.counters.get("closes", {}).items()) or "none"),
         row("resyncs (replay window exceeded)",
@@ -278,8 +279,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
                          ["function", "share of samples (inclusive)"],
                          [[name, f"{share:.0%}"] for name, share in s.profile])
     report.note("Backoff as web/notifications-client.js: full jitter, first retry within 1 s, "
-                "×1.4 per failed attempt, at most 30 s and at most the time since the loss; an attempt without `hello` within the "
-                "connect timeout is abandoned and counts as failed. "
+                "×1.4 per failed attempt, at most 30 s and at most the time since the loss; "
+                "an attempt without `hello` within the connect timeout is abandoned and counts as failed. "
                 f"{size.processes} client processes share the 2 cores with the service and "
                 "PostgreSQL while they reconnect.")
     _plot(report, storms, size, out_dir)

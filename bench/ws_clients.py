@@ -59,6 +59,7 @@ class Counters:
     gaps: int = 0  # a position skipped (no retraction in this workload: a lost change)
     closes: dict[int, int] = field(default_factory=dict)
     connect_failures: int = 0
+    connect_timeouts: int = 0  # of which: no hello within the connect timeout
     other: dict[str, int] = field(default_factory=dict)
 
 
@@ -115,10 +116,12 @@ class ClientProcess:
                     pinger.cancel()
             except lean_ws.Closed as exc:
                 code, reason = exc.code, exc.reason
-            except (OSError, TimeoutError, lean_ws.HandshakeFailed):
+            except (OSError, TimeoutError, lean_ws.HandshakeFailed) as exc:
                 if ws is not None:  # given up before its hello: 4408, as the web client
                     ws.close(4408, "connect timeout")
                 self.counters.connect_failures += 1
+                if isinstance(exc, TimeoutError):
+                    self.counters.connect_timeouts += 1
                 code, reason = 0, ""
             state.connected = False
             if code:
