@@ -147,7 +147,9 @@ def storm(url: str, size: StormSize, connect_timeout: float, workdir: Path,
         service.start(wait=False)
         spawned = time.monotonic()
         spy = service.profile(30, profile_path)
-        while fleet.status()[0] == 0:
+        # The first hello from the new process (a socket's "connected" flag may be stale:
+        # its client has not yet read that the old connection dropped).
+        while fleet.latest_hello() <= t0:
             if service.process is None or service.process.poll() is not None:
                 raise RuntimeError("the new service process exited:\n" + service.log_tail())
             if time.monotonic() - spawned > 120:

@@ -185,7 +185,9 @@ class ClientProcess:
     def status(self) -> dict[str, Any]:
         connected = [s for s in self.sockets.values() if s.connected]
         return {"sockets": len(self.sockets), "connected": len(connected),
-                "notifications": self.counters.notifications}
+                "notifications": self.counters.notifications,
+                "latest_hello": max((s.hello_at or 0.0 for s in self.sockets.values()),
+                                    default=0.0)}
 
     def report(self, since: float) -> dict[str, Any]:
         """Everything measured; receipts after `since` (monotonic)."""

@@ -101,6 +101,10 @@ class Fleet:
         answers = self._all("status")
         return sum(a["connected"] for a in answers), sum(a["notifications"] for a in answers)
 
+    def latest_hello(self) -> float:
+        """When the last `hello` arrived on any socket (monotonic; 0 before any)."""
+        return float(max(a["latest_hello"] for a in self._all("status")))
+
     def wait_connected(self, timeout: float, label: str = "connecting",
                        settle: float | None = None) -> float:
         """Seconds until every socket is open. With `settle`, also return (not raise)
