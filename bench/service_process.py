@@ -152,7 +152,12 @@ class ServiceProcess:
         return total
 
     def open_files(self) -> int:
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        """Open descriptors of the service process and any workers it started."""
+        total = 0
+        for pid in [self.pid, *(c.pid for c in psutil.Process(self.pid).children(recursive=True))]:
+            with suppress(OSError):
+                total += len(os.listdir(f"/proc/{pid}/fd"))
+        return total
 
     def profile(self, seconds: float, out_path: Path) -> subprocess.Popen[bytes] | None:
         """Sample the service with py-spy for `seconds` (if BENCH_PYSPY=1 and py-spy is

@@ -245,7 +245,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         "gc_over_50ms": over_50ms, "still_connected": still_connected, "lost_ids": [i for d in deliveries
                                                          for i in d.lost][:50],
     })
-    report.table("Connections held by one service process", ["what", "value"], [
+    report.table(f"Connections held by {processes}", ["what", "value"], [
         ["sockets open (one user each)", f"{connected_report['connected']:,} of {size.users:,}"],
         ["client processes", size.processes],
         ["time to open them all", f"{connect_seconds:.1f} s "
