@@ -81,10 +81,6 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         "ws_ping_interval": None,
         # The drain window (sockets closed over it, ws_protocol.py), then 5 s for the rest.
         "timeout_graceful_shutdown": int(settings.drain_seconds) + 5,
-        # Connections the kernel queues before uvicorn accepts them. A reconnect storm
-        # brings thousands in a second; past the queue a SYN is dropped and the client's
-        # TCP retries after 1, 3, 7 s... The kernel caps it at net.core.somaxconn.
-        "backlog": 8192,
         # Said, not guessed: uvicorn takes an app whose __call__ is not a coroutine
         # function (http_edges.HeadAsGet) for ASGI 2.
         "interface": "asgi3",
