@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import struct
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,7 +135,20 @@ class Metrics:
         if self.multiprocess_dir:
             forget_dead_workers(self.multiprocess_dir)
         encoder, content_type = choose_encoder(accept)
-        return encoder(self.registry), content_type
+        for attempt in range(SCRAPE_ATTEMPTS):
+            try:
+                return encoder(self.registry), content_type
+            except struct.error:
+                # A worker that is starting has created its file but not yet written
+                # its header; the library then fails to unpack it. It is written in
+                # microseconds: read again (seen in CI as a 500 on a scrape at start).
+                if attempt == SCRAPE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.005)
+        raise AssertionError("unreachable")
+
+
+SCRAPE_ATTEMPTS = 20
 
 
 def forget_dead_workers(path: str) -> None:

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import stat
+import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -273,3 +274,28 @@ def test_json_nesting_depth_skips_strings() -> None:
     assert not nesting_exceeds(b'["' + b"[" * 100 + b'"]')
     assert not nesting_exceeds(b'["\\"' + b"[" * 100 + b'"]')  # an escaped quote stays inside
     assert nesting_exceeds(b'{"a":' * 40)
+
+
+def test_a_scrape_waits_out_a_worker_file_that_is_being_created(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A starting worker's file exists before its header: the scrape reads again, no 500."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    metrics = Metrics()
+    starting = tmp_path / "counter_424242.db"
+    starting.touch()  # created, header not yet written
+
+    def finish() -> None:
+        written = MmapedDict(str(starting))
+        written.write_value(mmap_key("notifications_ws_replays", "notifications_ws_replays_total",
+                                     [], [], "Replays."), 7.0, 0.0)
+        written.close()
+
+    writer = threading.Timer(0.03, finish)
+    writer.start()
+    try:
+        body, _ = metrics.exposition()
+    finally:
+        writer.join()
+    assert b"notifications_ws_replays_total 7.0" in body, body
