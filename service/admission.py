@@ -117,10 +117,14 @@ class Admission:
         now = asyncio.get_running_loop().time()
         if now < self._behind_until:
             raise self._busy()
+        self._check_wait()
+        return now
+
+    def _check_wait(self) -> None:
+        """Refuse a socket that would wait past `wait`, or behind a full queue."""
         if self._slots.locked() and (self._waiting >= self._max_waiting
                                      or (self._waiting + 1) / self.rate > self._wait):
             raise self._busy()
-        return now
 
     @contextlib.asynccontextmanager
     async def slot(self, arrived: float | None = None) -> AsyncIterator[None]:
@@ -128,6 +132,8 @@ class Admission:
         `arrived` (from `check_arrival`) times the whole handshake for overload."""
         if arrived is None:
             arrived = self.check_arrival()
+        else:  # the queue may have grown since (a first message takes up to 3 s)
+            self._check_wait()
         if self._slots.locked():
             self._window_busy = True
         self._waiting += 1
