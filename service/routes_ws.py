@@ -164,8 +164,7 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
         return
     with contextlib.suppress(Exception):
         if socket.connection_state == "init":  # refused before the 101: accept to say why
-            offered = _offered_subprotocols(socket)
-            await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+            await _upgrade(socket, _offered_subprotocols(socket))
         await asyncio.wait_for(socket.close(code=code, reason=reason[:120]), 2.0)
 
 
@@ -196,11 +195,16 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
         return await _start(socket, state, token, since)
 
 
+async def _upgrade(socket: WebSocket[Any, Any, Any], offered: list[str]) -> None:
+    """The 101, with our subprotocol when the client offered it."""
+    await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+
+
 async def _accept(socket: WebSocket[Any, Any, Any], settings: Settings,
                   offered: list[str]) -> None:
     # Accepted, then checked: a refusal before the upgrade reaches a browser as a
     # bare 1006, while a close after it carries a code and when to come back.
-    await socket.accept(subprotocols=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+    await _upgrade(socket, offered)
     origin = _header(socket, b"origin")
     if settings.allowed_origins and origin not in settings.allowed_origins:
         raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
