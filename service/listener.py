@@ -30,7 +30,9 @@ class Listener:
     def __init__(self, database_url: str, sync: Callable[[Iterable[int]], Awaitable[None]],
                  connected_users: Callable[[], list[int]], metrics: Metrics, *,
                  probe_interval: float = 10.0, probe_timeout: float = 5.0,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 2.0) -> None:
+        # A short cap: one connection per process, so retrying every 1–2 s costs the
+        # database nothing, and the service is whole again within 2 s of its return.
         self._url = database_url
         self._sync = sync
         self._connected_users = connected_users

@@ -41,7 +41,9 @@ class Sequencer:
 
     def __init__(self, database_url: str, metrics: Metrics, *, poll_interval: float = 0.005,
                  standby_interval: float = 2.0, timeout: float = 10.0,
-                 max_backoff: float = 10.0) -> None:
+                 max_backoff: float = 2.0) -> None:
+        # A short cap: one connection per process, so retrying every 1–2 s costs the
+        # database nothing, and the service is whole again within 2 s of its return.
         self._url = database_url
         self._timeout = timeout
         self._metrics = metrics
