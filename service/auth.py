@@ -121,19 +121,13 @@ class TokenVerifier:
         self._pool = pool
         self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
 
-    async def authenticate(self, token: str, *, remember: bool = True) -> Caller:
-        """The caller named by a valid token, or AuthError. A socket checks its token
-        once: `remember=False` keeps 10k sockets' tokens out of the cache."""
+    async def authenticate(self, token: str) -> Caller:
+        """The caller named by a valid token, or AuthError; remembered for its next request."""
         now = time.time()
-        known = self._verified.get(token)
-        if known is not None:
-            caller, valid_until = known
-            if now < valid_until:
-                return caller
-            del self._verified[token]
-        caller = await self._authenticate(token)
-        if not remember:
+        caller = self._remembered(token, now)
+        if caller is not None:
             return caller
+        caller = await self._authenticate(token)
         valid_until = caller.expires_at
         if self._claim != "user_id":
             valid_until = min(valid_until, now + SQID_CACHE_SECONDS)
@@ -141,6 +135,21 @@ class TokenVerifier:
         if len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)  # the oldest verified
         return caller
+
+    async def authenticate_once(self, token: str) -> Caller:
+        """As `authenticate`, for a token checked once (a socket's): not remembered,
+        so 10k sockets' tokens do not fill the cache."""
+        return self._remembered(token, time.time()) or await self._authenticate(token)
+
+    def _remembered(self, token: str, now: float) -> Caller | None:
+        known = self._verified.get(token)
+        if known is None:
+            return None
+        caller, valid_until = known
+        if now < valid_until:
+            return caller
+        del self._verified[token]
+        return None
 
     def decode(self, token: str) -> dict[str, Any]:
         """Verify signature and expiry; return the claims."""

@@ -216,7 +216,7 @@ async def _start(socket: WebSocket[Any, Any, Any], state: Any, token: str,
     verifier: TokenVerifier = state.verifier
     hub: Hub = state.hub
     try:
-        caller: Caller = await verifier.authenticate(token, remember=False)
+        caller: Caller = await verifier.authenticate_once(token)
     except AuthError as exc:
         raise CloseSocket(CLOSE_AUTH, str(exc)) from exc
     state.admission.check_user(hub.sockets_of(caller.user_id))

@@ -27,19 +27,27 @@ BEGIN
     END IF;
 
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO notification_requests (kind, notification_type, content_type, comment_ids)
-        SELECT 'retract', 'comment', v_content, array_agg(o.id)
-          FROM old_rows AS o JOIN new_rows AS n USING (id)
-         WHERE notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod)
-           AND NOT notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
-        HAVING count(*) > 0;
-
+        -- Old and new rows paired as in notifications_record_changes(): a FULL JOIN
+        -- in a MATERIALIZED CTE, so that no session's cached plan is a nested loop.
+        -- Retractions first, then edits (disjoint: an edit stays visible).
+        WITH pairs AS MATERIALIZED (
+            SELECT n.id, n.body,
+                   notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner,
+                                                   o.deleted_by_mod) AS was_visible,
+                   notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner,
+                                                   n.deleted_by_mod) AS is_visible,
+                   n.body IS DISTINCT FROM o.body AS edited
+              FROM old_rows AS o FULL JOIN new_rows AS n USING (id)
+        )
         INSERT INTO notification_requests (kind, notification_type, content_type, comment_ids, texts)
-        SELECT 'edit', 'comment', v_content, array_agg(n.id), array_agg(n.body)
-          FROM old_rows AS o JOIN new_rows AS n USING (id)
-         WHERE notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod)
-           AND notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
-           AND n.body IS DISTINCT FROM o.body
+        SELECT 'retract', 'comment', v_content, array_agg(id), NULL::text[]
+          FROM pairs
+         WHERE was_visible AND NOT is_visible
+        HAVING count(*) > 0
+        UNION ALL
+        SELECT 'edit', 'comment', v_content, array_agg(id), array_agg(body)
+          FROM pairs
+         WHERE was_visible AND is_visible AND edited
         HAVING count(*) > 0;
     END IF;
 
@@ -104,19 +112,27 @@ BEGIN
            FROM new_rows
           WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod);
     ELSIF v_content = 'post' THEN
-        PERFORM notification_create_many('comment', v_content, array_agg(n.post_id),
-                    array_agg(n.author_id), array_agg(n.author_ip::text), NULL, NULL,
-                    array_agg(n.id), array_agg(n.body))
-           FROM old_rows AS o JOIN new_rows AS n USING (id)
-          WHERE notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
-            AND NOT notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod);
+        PERFORM notification_create_many('comment', v_content, array_agg(post_id),
+                    array_agg(author_id), array_agg(author_ip::text), NULL, NULL,
+                    array_agg(id), array_agg(body))
+           FROM (WITH pairs AS MATERIALIZED (  -- paired as above
+                     SELECT n.*, notification_comment_is_visible(o.hidden_by_mod,
+                                     o.deleted_by_owner, o.deleted_by_mod) AS was_visible
+                       FROM old_rows AS o FULL JOIN new_rows AS n USING (id))
+                 SELECT * FROM pairs) AS undeleted
+          WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod)
+            AND NOT was_visible;
     ELSE
-        PERFORM notification_create_many('comment', v_content, array_agg(n.blog_post_id),
-                    array_agg(n.author_id), array_agg(n.author_ip::text), NULL, NULL,
-                    array_agg(n.id), array_agg(n.body))
-           FROM old_rows AS o JOIN new_rows AS n USING (id)
-          WHERE notification_comment_is_visible(n.hidden_by_mod, n.deleted_by_owner, n.deleted_by_mod)
-            AND NOT notification_comment_is_visible(o.hidden_by_mod, o.deleted_by_owner, o.deleted_by_mod);
+        PERFORM notification_create_many('comment', v_content, array_agg(blog_post_id),
+                    array_agg(author_id), array_agg(author_ip::text), NULL, NULL,
+                    array_agg(id), array_agg(body))
+           FROM (WITH pairs AS MATERIALIZED (  -- paired as above
+                     SELECT n.*, notification_comment_is_visible(o.hidden_by_mod,
+                                     o.deleted_by_owner, o.deleted_by_mod) AS was_visible
+                       FROM old_rows AS o FULL JOIN new_rows AS n USING (id))
+                 SELECT * FROM pairs) AS undeleted
+          WHERE notification_comment_is_visible(hidden_by_mod, deleted_by_owner, deleted_by_mod)
+            AND NOT was_visible;
     END IF;
     RETURN NULL;
 END;

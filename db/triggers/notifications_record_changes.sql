@@ -36,10 +36,14 @@ BEGIN
           FROM old_rows
          GROUP BY user_id;
     ELSE
-        -- An aggregate, not EXISTS: EXISTS gets a fast-start nested loop over the
-        -- two transition tables, quadratic when (as always) nothing matches.
+        -- Old and new rows paired by a FULL JOIN, which a nested loop cannot run,
+        -- with no WHERE that would turn it into an inner join: PL/pgSQL keeps the
+        -- plan it made for the session's first UPDATE, often of one row, and a
+        -- nested loop over two transition tables is quadratic (20,000 rows marked
+        -- read after one: 85 s instead of 0.5 s). The triggers on the host's
+        -- tables pair theirs the same way, in a MATERIALIZED CTE where they filter.
         IF (SELECT bool_or(o.user_id <> n.user_id OR o.seq <> n.seq)
-              FROM old_rows o JOIN new_rows n USING (id)) THEN
+              FROM old_rows o FULL JOIN new_rows n USING (id)) THEN
             RAISE EXCEPTION 'notifications.user_id and notifications.seq cannot change';
         END IF;
         INSERT INTO notification_changes (user_id, kind, notification_ids, unread_delta, request_id)
@@ -53,7 +57,7 @@ BEGIN
                            IS DISTINCT FROM
                            (n.emoji, n.comment_preview, n.content_title, n.content_url,
                             n.actor_handle, n.actor_avatar_url)) AS updated_ids
-                  FROM old_rows o JOIN new_rows n USING (id)
+                  FROM old_rows o FULL JOIN new_rows n USING (id)
                  GROUP BY n.user_id) AS per_user
          CROSS JOIN LATERAL (VALUES
                 ('read', per_user.read_ids, -cardinality(per_user.read_ids)),

@@ -80,10 +80,16 @@ BEGIN
           FROM old_rows
         HAVING count(*) > 0;
     ELSE
+        -- Old and new rows paired as in notifications_record_changes(): a FULL JOIN
+        -- in a MATERIALIZED CTE, so that no session's cached plan is a nested loop.
+        WITH pairs AS MATERIALIZED (
+            SELECT n.id, n.emoji, n.emoji IS DISTINCT FROM o.emoji AS edited
+              FROM old_rows AS o FULL JOIN new_rows AS n USING (id)
+        )
         INSERT INTO notification_requests (kind, notification_type, content_type, reaction_ids, texts)
-        SELECT 'edit', 'reaction', v_content, array_agg(n.id), array_agg(n.emoji::text)
-          FROM old_rows AS o JOIN new_rows AS n USING (id)
-         WHERE n.emoji IS DISTINCT FROM o.emoji
+        SELECT 'edit', 'reaction', v_content, array_agg(id), array_agg(emoji::text)
+          FROM pairs
+         WHERE edited
         HAVING count(*) > 0;
     END IF;
     RETURN NULL;

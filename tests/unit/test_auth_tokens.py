@@ -144,3 +144,25 @@ def test_the_verified_token_cache_is_bounded() -> None:
         asyncio.run(check.authenticate(token))
     assert len(check._verified) == auth.VERIFIED_CACHE_SIZE
     assert tokens[0] not in check._verified and tokens[-1] in check._verified
+
+
+def test_a_socket_token_is_checked_without_being_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`authenticate_once` (a socket's one check) answers like `authenticate`, uses a token
+    REST remembered, and keeps its own out of the cache."""
+    check = verifier()
+    socket_token, rest_token = make_token(8, SECRET, ttl=60), make_token(9, SECRET, ttl=60)
+    assert asyncio.run(check.authenticate_once(socket_token)).user_id == 8
+    assert asyncio.run(check.authenticate(rest_token)).user_id == 9
+    checked: list[str] = []
+    real = check.decode
+
+    def decode(token: str) -> dict[str, Any]:
+        checked.append(token)
+        return real(token)
+
+    monkeypatch.setattr(check, "decode", decode)
+    assert asyncio.run(check.authenticate_once(rest_token)).user_id == 9  # remembered
+    assert asyncio.run(check.authenticate_once(socket_token)).user_id == 8  # checked again
+    assert checked == [socket_token]
+    with pytest.raises(AuthError, match="malformed token"):
+        asyncio.run(check.authenticate_once("not.a.token"))
