@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -102,6 +102,19 @@ class Subscriber:
         self._pending = None
         if self.on_close is not None:
             self.on_close()
+
+    @contextlib.asynccontextmanager
+    async def close_timer(self) -> AsyncIterator[asyncio.Timeout]:
+        """A timer on the serving task that fires at once when the hub closes this
+        subscriber; the transport reschedules it for its own deadlines (idle, expiry).
+        One timer in place of a task per socket waiting for the close."""
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(None) as timer:
+            self.on_close = lambda: timer.reschedule(loop.time())
+            try:
+                yield timer
+            finally:
+                self.on_close = None
 
     async def stop_sending(self) -> None:
         """Stop the sender (a write to a stuck client may never end) and wait for it."""

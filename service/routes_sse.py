@@ -234,8 +234,7 @@ async def _serve(receive: Receive, sub: Subscriber, heartbeat: float,
     loop = asyncio.get_running_loop()
     expires = loop.time() + token_seconds_left
     try:
-        async with asyncio.timeout(None) as deadline:
-            sub.on_close = lambda: deadline.reschedule(loop.time())
+        async with sub.close_timer():
             while sub.close_code is None:
                 try:
                     async with asyncio.timeout(min(heartbeat, max(0.0, expires - loop.time()))):
@@ -248,8 +247,6 @@ async def _serve(receive: Receive, sub: Subscriber, heartbeat: float,
                     sub.send(HEARTBEAT)
     except TimeoutError:
         pass  # the hub closed it: close_code is set
-    finally:
-        sub.on_close = None
     assert sub.close_code is not None
     return (sub.close_code, sub.close_reason)
 

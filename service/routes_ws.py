@@ -116,14 +116,13 @@ async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber, idle_timeout
     when the hub closes the socket (overflow, shutdown).
 
     One timer on the socket's own task bounds each wait: the idle deadline, the
-    token's expiry, or now, when the hub calls `close` (`sub.on_close`).
+    token's expiry, or now, when the hub calls `close` (`Subscriber.close_timer`).
     """
     loop = asyncio.get_running_loop()
     expires = loop.time() + token_seconds_left
     due = expires
     try:
-        async with asyncio.timeout(None) as deadline:
-            sub.on_close = lambda: deadline.reschedule(loop.time())
+        async with sub.close_timer() as deadline:
             while sub.close_code is None:
                 due = min(loop.time() + idle_timeout, expires)
                 deadline.reschedule(due)
@@ -138,8 +137,6 @@ async def _serve(socket: WebSocket[Any, Any, Any], sub: Subscriber, idle_timeout
             if due >= expires:
                 raise CloseSocket(CLOSE_AUTH, "token expired") from None
             raise CloseSocket(CLOSE_IDLE, "idle timeout") from None
-    finally:
-        sub.on_close = None
     raise CloseSocket(sub.close_code, sub.close_reason)
 
 
