@@ -251,7 +251,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         row("successful reconnects", lambda s: f"{s.reconnects:,}"),
         row("failed connect attempts (refused, or no hello in time)",
             lambda s: f"{s.counters.get('connect_failures', 0):,} "
-                      f"({s.counters.get('connect_timeouts', 0):,} timed out)"),
+                      f"({s.counters.get('connect_timeouts', 0):,} timed out, "
+                      f"{s.counters.get('timeouts_after_upgrade', 0):,} of them after the 101)"),
         row("close codes seen", lambda s: ", ".join(
             f"{k}: {v:,}" for k, v in s.counters.get("closes", {}).items()) or "none"),
         row("resyncs (replay window exceeded)",

@@ -60,6 +60,7 @@ class Counters:
     closes: dict[int, int] = field(default_factory=dict)
     connect_failures: int = 0
     connect_timeouts: int = 0  # of which: no hello within the connect timeout
+    timeouts_after_upgrade: int = 0  # of those: the 101 had come (waiting for hello)
     other: dict[str, int] = field(default_factory=dict)
 
 
@@ -122,6 +123,7 @@ class ClientProcess:
                 self.counters.connect_failures += 1
                 if isinstance(exc, TimeoutError):
                     self.counters.connect_timeouts += 1
+                    self.counters.timeouts_after_upgrade += ws is not None
                 code, reason = 0, ""
             state.connected = False
             if code:
