@@ -111,19 +111,23 @@ class Admission:
         if open_sockets >= self._per_user:
             raise Refused(CLOSE_TOO_MANY, f"at most {self._per_user} sockets per user")
 
-    def check_arrival(self) -> float:
+    def check_arrival(self, waited: float = 0.0) -> float:
         """Refuse at once a socket that would wait past `wait` (or behind a full queue,
-        or while the process is behind); else its arrival time, for `slot`."""
+        or while the process is behind); else its arrival time, for `slot`. `waited` is
+        how long its request sat in the kernel before this process read it: the wait
+        counts from the request's arrival, since that is when its client's timer started."""
         now = asyncio.get_running_loop().time()
+        arrived = now - max(0.0, waited)
         if now < self._behind_until:
             raise self._busy()
-        self._check_wait()
-        return now
+        self._check_wait(self._wait - (now - arrived))
+        return arrived
 
-    def _check_wait(self) -> None:
-        """Refuse a socket that would wait past `wait`, or behind a full queue."""
+    def _check_wait(self, left: float) -> None:
+        """Refuse a socket that would wait past the `left` of its wait, or behind a full
+        queue."""
         if self._slots.locked() and (self._waiting >= self._max_waiting
-                                     or (self._waiting + 1) / self.rate > self._wait):
+                                     or (self._waiting + 1) / self.rate > left):
             raise self._busy()
 
     @contextlib.asynccontextmanager
@@ -132,13 +136,16 @@ class Admission:
         `arrived` (from `check_arrival`) times the whole handshake for overload."""
         if arrived is None:
             arrived = self.check_arrival()
+            left = self._wait
         else:  # the queue may have grown since (a first message takes up to 3 s)
-            self._check_wait()
+            left = self._wait - (asyncio.get_running_loop().time() - arrived)
+            self._check_wait(left)
         if self._slots.locked():
             self._window_busy = True
         self._waiting += 1
         try:
-            async with asyncio.timeout(self._wait):  # wait_for may swallow a cancellation
+            # What is left of `wait` since the arrival; wait_for may swallow a cancellation.
+            async with asyncio.timeout(max(0.0, left)):
                 await self._slots.acquire()
         except TimeoutError:
             raise self._busy() from None

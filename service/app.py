@@ -46,6 +46,7 @@ from service.sequencer import Sequencer
 from service.settings import Settings
 from service.stream_tickets import StreamTickets
 from service.streams import Joiner
+from service.ws_protocol import LeanWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         )
         await pool.open()
         metrics_ = Metrics()
+        LeanWebSocketProtocol.on_abandoned = metrics_.upgrades_abandoned.inc
         hub = Hub(pool, metrics_)
         listener = Listener(database_url, hub.sync, hub.connected_users, metrics_,
                             probe_interval=settings.listener_probe_interval,

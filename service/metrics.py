@@ -87,6 +87,10 @@ class Metrics:
         self.handshakes_refused = counter(
             "notifications_ws_handshakes_refused",
             "Sockets closed at admission (busy, or over the per-address or per-user cap).")
+        self.upgrades_abandoned = counter(
+            "notifications_ws_upgrades_abandoned",
+            "Upgrades dropped unanswered: the client left while they waited in the kernel's "
+            "accept queue.")
         self.retention_runs = counter(
             "notifications_retention_runs", "Retention jobs run by this process."
             + WORKERS + "summed over the workers.")

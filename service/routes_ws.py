@@ -19,6 +19,7 @@ from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
 from service.metrics import Metrics
 from service.settings import Settings
 from service.ws_messages import CLIENT_DECODER, Auth, Error, Ping, Pong
+from service.ws_protocol import WAITED
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
     settings: Settings = state.settings
     admission: Admission = state.admission
     # Refused on arrival when the wait would be too long: no JWT, no database.
-    arrived = admission.check_arrival()
+    extensions: dict[str, Any] = socket.scope.get("extensions") or {}
+    arrived = admission.check_arrival(float(extensions.get(WAITED, 0.0)))
     offered = _offered_subprotocols(socket)
     query = _query(socket)
     token = query.get("token") or next(

@@ -10,17 +10,44 @@ protocol itself (frames, close handshake, back-pressure) is uvicorn's,
 unchanged; if a uvicorn release renames what is replaced here, the parent's
 objects are kept (`lean` says which is in use) and only the saving is lost.
 
-It also spreads a planned restart's closes over a drain window (`shutdown`).
+It also spreads a planned restart's closes over a drain window (`shutdown`),
+drops an upgrade whose client left while it waited in the kernel's accept
+queue, and tells the app how long the request waited there (`WAITED`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import socket
+import struct
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+# The scope extension carrying how long the upgrade request sat in the kernel before
+# this process read it (seconds): admission counts its wait from the request's arrival.
+WAITED = "notifications.waited"
+TCP_CLOSE_WAIT = 8  # Linux's tcp_info.tcpi_state once the peer has sent its FIN
+TCP_INFO_LAST_DATA_RECV = 52  # offset of tcpi_last_data_recv (ms) in Linux's struct tcp_info
+
+
+def tcp_info(transport: asyncio.BaseTransport) -> tuple[int, float] | None:
+    """(TCP state, seconds since the last data arrived) of a transport's socket, on
+    Linux; None elsewhere."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return None
+    if len(info) < TCP_INFO_LAST_DATA_RECV + 4:
+        return None
+    return info[0], struct.unpack_from("I", info, TCP_INFO_LAST_DATA_RECV)[0] / 1000
 
 
 class Inbox:
@@ -100,6 +127,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
 
     lean = False
     drain_seconds = 0.0  # set by server.py from NOTIFICATIONS_DRAIN_SECONDS
+    on_abandoned: Callable[[], None] | None = None  # set by the app: counts in /metrics
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -111,6 +139,21 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
                 writable.set()
             self.writable = writable  # type: ignore[assignment]
             self.lean = True
+
+    def handle_connect(self, event: Request) -> None:
+        info = tcp_info(self.transport)
+        if info is not None and info[0] == TCP_CLOSE_WAIT:
+            # The client gave up while its connect waited in the accept queue (a storm's
+            # 4 s timeouts): nobody will read the 101, so spend nothing on it.
+            self.handshake_initiated = self.handshake_complete = self.close_sent = True
+            self.transport.close()
+            if self.on_abandoned is not None:
+                self.on_abandoned()
+            return
+        super().handle_connect(event)
+        if info is not None and self.response.status_code == 101:
+            extensions: dict[str, Any] = self.scope["extensions"]
+            extensions[WAITED] = info[1]
 
     async def send(self, message: Any) -> None:
         await super().send(message)

@@ -9,7 +9,9 @@ plain wave of 1,000 connects got 229 refused.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 import socket
 import time
 from typing import Any
@@ -172,3 +174,46 @@ async def test_a_wave_of_reconnects_each_gets_exactly_what_it_missed(
             continue
         positions = [m["position"] for m in got[1:]]
         assert positions == list(range(since + 1, total + 1)), (owner, since, got)
+
+
+UPGRADE = (b"GET /api/notifications/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           b"Sec-WebSocket-Version: 13\r\n\r\n")
+
+
+async def test_an_upgrade_whose_client_left_in_the_accept_queue_costs_nothing_and_a_wait_counts(
+        database_url: str, conn: psycopg.Connection[Any]) -> None:
+    """While the process is stopped (as when its loop is saturated in a storm), upgrade
+    requests wait in the kernel. One whose client gives up meanwhile is dropped unanswered
+    when the process reads it (counted), and one that waited past the admission wait while
+    the slot is taken is refused `1013` with a hint at once, its wait counted from its
+    arrival; the others are served."""
+    users = [add_user(conn, f"queued{i}") for i in range(3)]
+    env = {"NOTIFICATIONS_WS_MAX_HANDSHAKES": "1", "NOTIFICATIONS_WS_ADMISSION_WAIT": "1"}
+    with running_service(database_url, env=env) as svc:
+        assert svc.process is not None
+        os.kill(svc.process.pid, signal.SIGSTOP)
+        try:
+            gone = socket.create_connection(("127.0.0.1", svc.port))
+            gone.sendall(UPGRADE)
+            gone.close()  # gave up before the process read it
+            waiting = [websockets.connect(f"{svc.ws_url}?token={make_token(u, svc.secret)}",
+                                          open_timeout=30) for u in users]
+            opening = [asyncio.ensure_future(w.__aenter__()) for w in waiting]
+            await asyncio.sleep(1.5)  # past the 1 s admission wait, in the kernel
+        finally:
+            os.kill(svc.process.pid, signal.SIGCONT)
+        sockets = await asyncio.gather(*opening)
+        outcomes = []
+        for ws in sockets:
+            try:
+                outcomes.append((await recv_json(ws, timeout=30))["type"])
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None, closed
+                assert closed.rcvd.code == 1013 and RETRY_HINT.search(closed.rcvd.reason), closed
+                outcomes.append("refused")
+            await ws.close()
+        # The first read takes the slot at once (a free slot is never refused); the others,
+        # read while it starts its stream, had already waited 1.5 s of their 1 s.
+        assert sorted(outcomes) == ["hello", "refused", "refused"], outcomes
+        assert metric(svc.base_url, "notifications_ws_upgrades_abandoned_total") == 1

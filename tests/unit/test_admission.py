@@ -105,3 +105,24 @@ async def test_one_quick_handshake_in_the_window_means_not_behind() -> None:
     async with gate.slot(loop.time() - 2.0):
         pass
     assert not gate.behind
+
+
+async def test_the_wait_counts_from_the_requests_arrival_in_the_kernel() -> None:
+    """A socket whose request already sat `waited` seconds has only the rest of `wait`
+    left; a free slot still takes it, however long it waited."""
+    gate = admission(wait=1.0)
+    gate.rate = 100.0
+    assert gate.check_arrival(waited=5.0) <= asyncio.get_running_loop().time() - 5.0
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with gate.slot():
+            await release.wait()
+
+    task = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    gate.check_arrival(waited=0.5)  # one ahead at 100 a second: 0.01 s of the 0.5 left
+    with pytest.raises(Refused):
+        gate.check_arrival(waited=0.995)  # 0.005 s left
+    release.set()
+    await task
