@@ -6,7 +6,8 @@ stream (a database round trip for its position, then its replay). So:
 - an unauthenticated socket holds no handshake slot; it has a short deadline
   to authenticate and each address may hold only so many at once, so idle
   sockets cannot crowd anybody out;
-- an authenticated socket waits, for a bounded time and in arrival order,
+- an authenticated socket waits, for a bounded time counted from its request's
+  arrival in the kernel (ws_protocol.WAITED) and in arrival order,
   for one of `max_handshakes` slots to check its token and start its stream:
   a connect wave the process can absorb is queued, not refused. The queue is bounded too (`max_waiting`):
   past it a socket is refused at once, before any database work, because in a
