@@ -176,6 +176,10 @@ def storm(url: str, size: StormSize, connect_timeout: float, workdir: Path,
             time.sleep(0.5)
         progress.done()
         final = fleet.report(since=0.0)
+        final["counters"]["abandoned"] = service.counter(
+            "notifications_ws_upgrades_abandoned_total")
+        final["counters"]["refused"] = service.counter(
+            "notifications_ws_handshakes_refused_total")
         if spy is not None:
             spy.wait(60)
     finally:
@@ -253,6 +257,9 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
             lambda s: f"{s.counters.get('connect_failures', 0):,} "
                       f"({s.counters.get('connect_timeouts', 0):,} timed out, "
                       f"{s.counters.get('timeouts_after_upgrade', 0):,} of them after the 101)"),
+        row("upgrades the service dropped (client gone) / refused at admission",
+            lambda s: f"{s.counters.get('abandoned', 0):,.0f} / "
+                      f"{s.counters.get('refused', 0):,.0f}"),
         row("close codes seen", lambda s: ", ".join(
             f"{k}: {v:,}" for k, v in s.counters.get("closes", {}).items()) or "none"),
         row("resyncs (replay window exceeded)",

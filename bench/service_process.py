@@ -96,6 +96,14 @@ class ServiceProcess:
             self.wait_ready(timeout)
         return time.monotonic() - started
 
+    def counter(self, name: str) -> float:
+        """A counter's value from the service's /metrics (0 when it has none yet)."""
+        with urllib.request.urlopen(self.base_url + "/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[1])
+        return 0.0
+
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
