@@ -36,7 +36,7 @@ from bench.common import (
 )
 from bench.httpload import LoadResult, Request, fetch, run_load
 from bench.service_process import ServiceProcess, make_token
-from service.paths import QUERIES_DIR
+from pg_social_notifications.paths import QUERIES_DIR
 
 BASE = "/api/notifications"
 
@@ -193,7 +193,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
             unread_of: dict[int, int] = {
                 int(u): int(n) for u, n in conn.execute(UNREAD_OF, {"u": mark_all})}
 
-        service = ServiceProcess(db.url, Path(tmp) / "service.log")
+        service = ServiceProcess(db.url, Path(tmp) / "pg_social_notifications.log")
         phase("starting the service (one process)")
         service.start()
         try:

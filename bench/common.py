@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from service import migrations
-from service.embedded_db import EmbeddedPostgres, free_port
+from pg_social_notifications import migrations
+from pg_social_notifications.embedded_db import EmbeddedPostgres, free_port
 
 
 def _pg_bin_dir() -> Path:

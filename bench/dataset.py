@@ -35,7 +35,7 @@ from bench.common import (
     parse_args,
     phase,
 )
-from service.consistency import find_drift
+from pg_social_notifications.consistency import find_drift
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_database
-from service.consistency import find_drift
-from service.embedded_db import EmbeddedPostgres
+from pg_social_notifications.consistency import find_drift
+from pg_social_notifications.embedded_db import EmbeddedPostgres
 from tests.reliability.stream import (
     StreamClient,
     WriterStats,

@@ -1,4 +1,4 @@
-"""The service under test: `python -m service.cli serve` as a subprocess."""
+"""The service under test: `python -m pg_social_notifications.cli serve` as a subprocess."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import jwt
 import psutil
 
 from bench.common import REPO_ROOT
-from service.embedded_db import free_port
+from pg_social_notifications.embedded_db import free_port
 
 BENCH_SECRET = "bench-secret-0123456789abcdef0123456789abcdef"
 MAX_OPEN_FILES = 20_000
@@ -83,10 +83,10 @@ class ServiceProcess:
                "NOTIFICATIONS_DRAIN_SECONDS": "0", **self.env}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            command = [sys.executable, "-m", "service.cli", "serve", "--workers",
+            command = [sys.executable, "-m", "pg_social_notifications.cli", "serve", "--workers",
                        str(self.workers)]
             if self.uvicorn_args is not None:
-                command = [sys.executable, "-m", "uvicorn", "service.server:app_from_env",
+                command = [sys.executable, "-m", "uvicorn", "pg_social_notifications.server:app_from_env",
                            "--factory", "--host", "127.0.0.1", "--port", str(self.port),
                            "--log-level", "warning", *self.uvicorn_args]
             self.process = subprocess.Popen(

@@ -39,7 +39,7 @@ import psutil
 import psycopg
 
 from bench.common import bench_database
-from service.consistency import find_drift
+from pg_social_notifications.consistency import find_drift
 from tests.reliability.stream import (
     StreamClient,
     WriterStats,

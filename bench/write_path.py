@@ -193,7 +193,7 @@ class Listener(threading.Thread):
 
 
 class SequencerThread(threading.Thread):
-    """The service's sequencer loop (service/sequencer.py), on its own connection."""
+    """The service's sequencer loop (service/pg_social_notifications/sequencer.py), on its own connection."""
 
     def __init__(self, url: str, interval: float = 0.01) -> None:
         super().__init__(daemon=True)
@@ -479,7 +479,7 @@ def measure_fdatasync() -> float | None:
 
 
 def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> dict[str, Any]:
-    from service.consistency import find_drift
+    from pg_social_notifications.consistency import find_drift
 
     size = SIZES[size_name]
     report = Report("write_path", "Write path: host INSERTs through the triggers", size_name)

@@ -187,7 +187,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         load = MachineLoad(db)
         phase(f"seeding {size.users:,} users with one post each")
         seed(db.url, size.users)
-        service = ServiceProcess(db.url, Path(tmp) / "service.log", workers=size.workers)
+        service = ServiceProcess(db.url, Path(tmp) / "pg_social_notifications.log", workers=size.workers)
         phase(f"starting the service ({processes})")
         service.start()
         fleet: Fleet | None = None

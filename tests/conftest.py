@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from service import migrations
-from service.embedded_db import EmbeddedPostgres, free_port
+from pg_social_notifications import migrations
+from pg_social_notifications.embedded_db import EmbeddedPostgres, free_port
 
 
 @dataclass

@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.embedded_db import free_port
+from pg_social_notifications.embedded_db import free_port
 
 HAPROXY_PATHS = ("/usr/sbin/haproxy", "/usr/local/sbin/haproxy")
 SESSION_LINE = re.compile(r"\bsrc=[^\s]*:(\d+)\s.*?\bsrv=(\S+)")

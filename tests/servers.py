@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from service.embedded_db import free_port
+from pg_social_notifications.embedded_db import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-for-notifications-0123456789"
@@ -52,7 +52,7 @@ class RunningService:
         env = {**os.environ, **self.env, "DATABASE_URL": self.database_url,
                "NOTIFICATIONS_JWT_SECRET": self.secret, "NOTIFICATIONS_HOST": "127.0.0.1",
                "NOTIFICATIONS_PORT": str(self.port)}
-        args = [sys.executable, "-m", "service.cli", "serve", "--workers", str(self.workers)]
+        args = [sys.executable, "-m", "pg_social_notifications.cli", "serve", "--workers", str(self.workers)]
         if self.demo:
             args.append("--demo")
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
@@ -147,7 +147,7 @@ def running_service(database_url: str, *, workers: int = 1, demo: bool = False,
             workers=workers, demo=demo,
             env={"NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0",
                  "NOTIFICATIONS_DRAIN_SECONDS": "0", **(env or {})},
-            log_path=Path(tmp) / "service.log")
+            log_path=Path(tmp) / "pg_social_notifications.log")
         try:
             service.start(wait=wait)
             yield service

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from bench import api, dataset, deploy, nodes, reconnect, write_path, ws
-from service.consistency import find_drift
+from pg_social_notifications.consistency import find_drift
 from tests.haproxy import haproxy_or_skip
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 
-from service.consistency import find_drift
-from service.queries import sql
+from pg_social_notifications.consistency import find_drift
+from pg_social_notifications.queries import sql
 from tests.hostdata import add_post, add_user, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from service.embedded_db import EmbeddedPostgres, free_port
+from pg_social_notifications.embedded_db import EmbeddedPostgres, free_port
 
 
 def test_cli_starts_embedded_server_keeps_its_data_and_stops_it(tmp_path: Path) -> None:
@@ -20,7 +20,7 @@ def test_cli_starts_embedded_server_keeps_its_data_and_stops_it(tmp_path: Path) 
     env.update(NOTIFICATIONS_PGDATA=str(data_dir), NOTIFICATIONS_PG_PORT=str(port))
 
     def cli(*args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "service.cli", *args], env=env,
+        return subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", *args], env=env,
                               capture_output=True, text=True, check=True, timeout=120).stdout
 
     assert "applied: 0001_create_notification_tables" in cli("migrate", "apply", "--with-host-tables")
@@ -40,7 +40,7 @@ def test_an_already_running_server_is_reused_and_left_running(tmp_path: Path) ->
         assert server.start() is False  # a second start is a reuse
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env.update(NOTIFICATIONS_PGDATA=str(server.data_dir), NOTIFICATIONS_PG_PORT=str(server.port))
-        subprocess.run([sys.executable, "-m", "service.cli", "migrate", "status"], env=env,
+        subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "migrate", "status"], env=env,
                        check=True, capture_output=True, timeout=120)
         assert server.is_running()
     finally:
@@ -54,8 +54,8 @@ def test_serve_stops_the_embedded_server_it_started_on_sigterm(tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(NOTIFICATIONS_PGDATA=str(data_dir), NOTIFICATIONS_PG_PORT=str(pg_port),
                NOTIFICATIONS_PORT=str(http_port), NOTIFICATIONS_RETENTION_INTERVAL_HOURS="0")
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--demo"], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "pg_social_notifications.cli", "serve", "--demo"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server = EmbeddedPostgres(data_dir, pg_port)
     try:
         deadline = time.monotonic() + 60

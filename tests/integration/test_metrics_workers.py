@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from websockets.asyncio.client import ClientConnection
 
-from service.metrics import MULTIPROC_ENV
+from pg_social_notifications.metrics import MULTIPROC_ENV
 from tests.hostdata import add_post, add_user, react
 from tests.integration.ws_client import connect, recv_json
 from tests.scrape import scrape

@@ -35,7 +35,7 @@ import httpx
 import psycopg
 import pytest
 
-from service.embedded_db import free_port
+from pg_social_notifications.embedded_db import free_port
 from tests.haproxy import LoadBalancer, haproxy_or_skip, render_config
 from tests.hostdata import comment
 from tests.reliability.stream import (

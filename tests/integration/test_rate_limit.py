@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from service.retention import run_cleanup
+from pg_social_notifications.retention import run_cleanup
 from tests.hostdata import add_post, add_user, comment, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]

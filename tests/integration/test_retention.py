@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from service.consistency import find_drift
-from service.retention import RETENTION_LOCK_KEY, run_cleanup
+from pg_social_notifications.consistency import find_drift
+from pg_social_notifications.retention import RETENTION_LOCK_KEY, run_cleanup
 from tests.hostdata import add_post, add_user, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]
@@ -189,16 +189,16 @@ def test_cli_cleanup_and_check(conn: Conn, database_url: str) -> None:
     sequence(conn)  # the sequencer starts the owner's counter row
     age_notifications(conn, 31, "old")
     env = {**os.environ, "DATABASE_URL": database_url}
-    out = subprocess.run([sys.executable, "-m", "service.cli", "cleanup", "--days", "30"],
+    out = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "cleanup", "--days", "30"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert "deleted 1 notifications older than 30 days" in out
-    check = subprocess.run([sys.executable, "-m", "service.cli", "check"], env=env,
+    check = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "check"], env=env,
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "no drift" in check.stdout
     # Corrupt a counter behind the triggers' back: check must notice and fail.
     conn.execute("UPDATE notification_counters SET unread_count = unread_count + 5")
-    check = subprocess.run([sys.executable, "-m", "service.cli", "check"], env=env,
+    check = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "check"], env=env,
                            capture_output=True, text=True)
     assert check.returncode == 1
     assert f"user {owner}: unread counter 6 but 1 unread rows" in check.stdout
@@ -207,7 +207,7 @@ def test_cli_cleanup_and_check(conn: Conn, database_url: str) -> None:
 @pytest.mark.parametrize("days", ["0", "-3", "soon"])
 def test_cli_cleanup_refuses_a_bad_days_without_a_traceback(database_url: str, days: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url}
-    run = subprocess.run([sys.executable, "-m", "service.cli", "cleanup", "--days", days],
+    run = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "cleanup", "--days", days],
                          env=env, capture_output=True, text=True)
     assert run.returncode == 2, run.stdout + run.stderr  # a usage error
     assert "--days" in run.stderr and "Traceback" not in run.stderr
@@ -218,7 +218,7 @@ def test_cli_cleanup_says_so_when_another_instance_holds_the_lock(
     env = {**os.environ, "DATABASE_URL": database_url}
     with psycopg.connect(database_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (RETENTION_LOCK_KEY,))
-        run = subprocess.run([sys.executable, "-m", "service.cli", "cleanup", "--days", "30"],
+        run = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "cleanup", "--days", "30"],
                              env=env, capture_output=True, text=True)
     assert run.returncode == 75, run.stdout + run.stderr  # EX_TEMPFAIL: try again later
     assert "another instance holds the retention lock" in run.stderr

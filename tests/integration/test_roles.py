@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from service import migrations
+from pg_social_notifications import migrations
 from tests.conftest import PgServer
 from tests.hostdata import add_post, add_user, comment, react, unread_state, wait_until_sequenced
 from tests.servers import REPO_ROOT, running_service
@@ -134,7 +134,7 @@ def test_documented_grants_are_enough_for_every_role(roles_database: tuple[str, 
 
     env = {**os.environ, "DATABASE_URL": service_url}
     for command in (["cleanup"], ["check"]):
-        done = subprocess.run([sys.executable, "-m", "service.cli", *command], cwd=REPO_ROOT,
+        done = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", *command], cwd=REPO_ROOT,
                               env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
     with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from service.metrics import Metrics
-from service.sequencer import Sequencer
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.sequencer import Sequencer
 
 
 def leading(metrics: Metrics) -> bool:

@@ -58,7 +58,7 @@ def test_demo_seeds_users_and_prints_working_tokens(bare_database_url: str) -> N
 def test_retention_runs_inside_the_service_unless_another_instance_holds_the_lock(
         database_url: str, conn: psycopg.Connection[Any]) -> None:
     """The service's retention loop deletes expired rows, and skips while the lock is taken."""
-    from service.retention import RETENTION_LOCK_KEY
+    from pg_social_notifications.retention import RETENTION_LOCK_KEY
 
     owner, actor = add_user(conn, "owner"), add_user(conn, "actor")
     react(conn, add_post(conn, owner), actor)

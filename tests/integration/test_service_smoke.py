@@ -76,7 +76,7 @@ def test_static_web_files_and_missing_secret(database_url: str) -> None:
         assert response.status_code == 200 and "javascript" in response.headers["content-type"]
     env = {k: v for k, v in os.environ.items() if k != "NOTIFICATIONS_JWT_SECRET"}
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "serve"], cwd=REPO_ROOT, capture_output=True,
+        [sys.executable, "-m", "pg_social_notifications.cli", "serve"], cwd=REPO_ROOT, capture_output=True,
         env={**env, "DATABASE_URL": database_url, "NOTIFICATIONS_PORT": "1"}, timeout=60)
     assert result.returncode != 0
     assert b"NOTIFICATIONS_JWT_SECRET is required" in result.stderr

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from service import store
+from pg_social_notifications import store
 from tests.hostdata import add_user
 
 pytestmark = pytest.mark.timeout(60)

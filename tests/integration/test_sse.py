@@ -18,8 +18,8 @@ import httpx
 import psycopg
 import pytest
 
-from service.auth import Caller
-from service.stream_tickets import StreamTickets
+from pg_social_notifications.auth import Caller
+from pg_social_notifications.stream_tickets import StreamTickets
 from tests import scrape
 from tests.hostdata import add_post, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from service.retention import run_cleanup
+from pg_social_notifications.retention import run_cleanup
 from tests.hostdata import (
     add_blog_post,
     add_post,

@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from service import migrations
-from service.embedded_db import POSTGRES_BIN_PATH
-from service.paths import MIGRATIONS_DIR, TRIGGERS_DIR
+from pg_social_notifications import migrations
+from pg_social_notifications.embedded_db import POSTGRES_BIN_PATH
+from pg_social_notifications.paths import MIGRATIONS_DIR, TRIGGERS_DIR
 from tests.conftest import PgServer
 from tests.hostdata import add_blog_post, add_post, add_user, comment, react
 
@@ -167,8 +167,8 @@ def test_cli_migrate_apply_status_rollback(bare_database_url: str) -> None:
     env = {**os.environ, "DATABASE_URL": bare_database_url}
 
     def cli(*args: str) -> str:
-        return subprocess.run([sys.executable, "-m", "service.cli", "migrate", *args], env=env,
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "migrate", *args],
+                              env=env, capture_output=True, text=True, check=True).stdout
 
     assert "applied: 0001_create_notification_tables" in cli("apply", "--with-host-tables")
     assert "pending" not in cli("status")
@@ -188,7 +188,7 @@ def test_a_migration_waits_at_most_its_lock_timeout_names_the_blocker_and_retrie
         react(slow, post, add_user(slow, "bob"))  # ... and the transaction stays open
         released = threading.Timer(3.0, slow.commit)
         released.start()
-        caplog.set_level(logging.WARNING, logger="service.migrations")
+        caplog.set_level(logging.WARNING, logger="pg_social_notifications.migrations")
         started = time.monotonic()
         try:
             assert migrations.rollback(database_url) == [migration_files()[-1][:-4]]

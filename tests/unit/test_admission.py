@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from service.admission import CLOSE_BUSY, RETRY_MIN_MS, Admission, Refused
+from pg_social_notifications.admission import CLOSE_BUSY, RETRY_MIN_MS, Admission, Refused
 
 HINT = re.compile(r"retry after (\d+) ms")
 

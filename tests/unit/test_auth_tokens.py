@@ -10,7 +10,7 @@ import jwt
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from service.auth import AuthError, TokenVerifier, bearer_token
+from pg_social_notifications.auth import AuthError, TokenVerifier, bearer_token
 from tests.tokens import make_token
 
 # Tokens in the parameter lists are built when the module is collected, minutes before
@@ -136,7 +136,7 @@ def test_a_remembered_token_still_expires_and_a_respelling_is_not_remembered(
 
 def test_the_verified_token_cache_is_bounded() -> None:
     """Many valid tokens keep at most VERIFIED_CACHE_SIZE of them, oldest out first."""
-    from service import auth
+    from pg_social_notifications import auth
 
     check = verifier()
     tokens = [make_token(user, SECRET) for user in range(1, auth.VERIFIED_CACHE_SIZE + 11)]

@@ -7,14 +7,14 @@ import asyncio
 import gc
 import weakref
 
-from service.gc_policy import (
+from pg_social_notifications.gc_policy import (
     PauseTimer,
     collect_young_then_freeze,
     freeze_tracked,
     full_pass,
     run_gc_policy_forever,
 )
-from service.metrics import Metrics
+from pg_social_notifications.metrics import Metrics
 
 
 def passes(metrics: Metrics) -> float | None:

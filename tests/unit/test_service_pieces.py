@@ -17,12 +17,12 @@ import pytest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.parser import text_fd_to_metric_families
 
-from service.cursor import CursorError, decode_cursor, encode_cursor
-from service.fanout import CLOSE_TOO_SLOW, Subscriber
-from service.logging_setup import ScrubSecrets, scrub
-from service.metrics import MULTIPROC_ENV, Metrics, multiprocess_directory
-from service.schemas import Notification
-from service.ws_messages import CLIENT_DECODER, Auth, Ping, message_for_event
+from pg_social_notifications.cursor import CursorError, decode_cursor, encode_cursor
+from pg_social_notifications.fanout import CLOSE_TOO_SLOW, Subscriber
+from pg_social_notifications.logging_setup import ScrubSecrets, scrub
+from pg_social_notifications.metrics import MULTIPROC_ENV, Metrics, multiprocess_directory
+from pg_social_notifications.schemas import Notification
+from pg_social_notifications.ws_messages import CLIENT_DECODER, Auth, Ping, message_for_event
 from tests.scrape import samples
 
 
@@ -267,7 +267,7 @@ def test_multiprocess_directory_of_the_operator_is_wiped_and_kept(
 
 
 def test_json_nesting_depth_skips_strings() -> None:
-    from service.request_bodies import nesting_exceeds
+    from pg_social_notifications.request_bodies import nesting_exceeds
 
     assert nesting_exceeds(b"[" * 33)
     assert not nesting_exceeds(b"[" * 32 + b"]" * 32)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.migrations import yoyo_url
-from service.settings import Settings
+from pg_social_notifications.migrations import yoyo_url
+from pg_social_notifications.settings import Settings
 
 
 def test_defaults_without_environment() -> None:

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from service.auth import AuthError, Caller
-from service.routes_sse import close_frame, frame
-from service.stream_tickets import StreamTickets
-from service.streams import parse_position
-from service.ws_messages import Hello, Read, encode
+from pg_social_notifications.auth import AuthError, Caller
+from pg_social_notifications.routes_sse import close_frame, frame
+from pg_social_notifications.stream_tickets import StreamTickets
+from pg_social_notifications.streams import parse_position
+from pg_social_notifications.ws_messages import Hello, Read, encode
 
 SECRET = "unit-secret-unit-secret-unit-secret-0"
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from service.ws_protocol import TCP_CLOSE_WAIT, tcp_info
+from pg_social_notifications.ws_protocol import TCP_CLOSE_WAIT, tcp_info
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_INFO is Linux's")
 

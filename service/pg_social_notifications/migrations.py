@@ -22,8 +22,8 @@ from yoyo.backends.base import DatabaseBackend
 from yoyo.connections import get_backend_class, parse_uri
 from yoyo.migrations import default_migration_table
 
-from service.paths import HOST_SCHEMA_FILE, MIGRATIONS_DIR
-from service.queries import sql
+from pg_social_notifications.paths import HOST_SCHEMA_FILE, MIGRATIONS_DIR
+from pg_social_notifications.queries import sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -31,7 +31,7 @@ import logging
 import time
 from typing import Any
 
-from service.metrics import Metrics
+from pg_social_notifications.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

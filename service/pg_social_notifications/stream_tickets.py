@@ -25,7 +25,7 @@ import math
 import secrets
 import time
 
-from service.auth import AuthError, Caller
+from pg_social_notifications.auth import AuthError, Caller
 
 TICKET_TTL = 30.0  # seconds from issue to opening the stream
 MAX_TICKET_LENGTH = 256

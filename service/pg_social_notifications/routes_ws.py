@@ -12,14 +12,14 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from service import store, streams
-from service.admission import CLOSE_BUSY, Admission, Refused
-from service.auth import AuthError, Caller, TokenVerifier
-from service.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
-from service.metrics import Metrics
-from service.settings import Settings
-from service.ws_messages import CLIENT_DECODER, Auth, Error, Ping, Pong
-from service.ws_protocol import WAITED
+from pg_social_notifications import store, streams
+from pg_social_notifications.admission import CLOSE_BUSY, Admission, Refused
+from pg_social_notifications.auth import AuthError, Caller, TokenVerifier
+from pg_social_notifications.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.settings import Settings
+from pg_social_notifications.ws_messages import CLIENT_DECODER, Auth, Error, Ping, Pong
+from pg_social_notifications.ws_protocol import WAITED
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from service.schemas import MAX_POSITION, Notification
+from pg_social_notifications.schemas import MAX_POSITION, Notification
 
 
 class ServerMessage(msgspec.Struct, tag_field="type", kw_only=True):

@@ -24,8 +24,8 @@ from litestar.exceptions import NotAuthorizedException
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from service import store
-from service.queries import sql
+from pg_social_notifications import store
+from pg_social_notifications.queries import sql
 
 MAX_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 8192  # tokens; about 2 MiB at most

@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from service import migrations
-from service.database import resolve_database_url
-from service.settings import Settings
+from pg_social_notifications import migrations
+from pg_social_notifications.database import resolve_database_url
+from pg_social_notifications.settings import Settings
 
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -40,7 +40,7 @@ def _positive_int(raw: str) -> int:
 
 
 def _cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
-    from service.retention import run_cleanup
+    from pg_social_notifications.retention import run_cleanup
 
     url = resolve_database_url(settings)
     days = args.days if args.days is not None else settings.retention_days
@@ -57,7 +57,7 @@ def _cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from service.consistency import find_drift
+    from pg_social_notifications.consistency import find_drift
 
     url = resolve_database_url(settings)
     drift = find_drift(url)
@@ -69,7 +69,7 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from service.server import serve
+    from pg_social_notifications.server import serve
 
     serve(settings, workers=args.workers, demo=args.demo)
     return 0

@@ -7,9 +7,9 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from service import store
-from service.queries import sql
-from service.schemas import GroupActor, GroupPage, NotificationGroup, Preferences
+from pg_social_notifications import store
+from pg_social_notifications.queries import sql
+from pg_social_notifications.schemas import GroupActor, GroupPage, NotificationGroup, Preferences
 
 ACTOR_SAMPLE = 3
 

@@ -9,8 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from service.embedded_db import EmbeddedPostgres
-from service.settings import Settings
+from pg_social_notifications.embedded_db import EmbeddedPostgres
+from pg_social_notifications.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from service import store
-from service.fanout import Hub, Subscriber
-from service.metrics import Metrics
-from service.queries import sql
-from service.ws_messages import Hello, Resync
+from pg_social_notifications import store
+from pg_social_notifications.fanout import Hub, Subscriber
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.queries import sql
+from pg_social_notifications.ws_messages import Hello, Resync
 
 MAX_POSITION_DIGITS = 18  # below 2^63: a larger number is a client error, not a database one
 

@@ -16,13 +16,13 @@ import uvicorn
 from litestar.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
-from service.app import create_app
-from service.database import resolve_database_url
-from service.http_edges import head_as_get
-from service.logging_setup import log_config
-from service.metrics import multiprocess_directory
-from service.settings import Settings
-from service.ws_protocol import LeanWebSocketProtocol
+from pg_social_notifications.app import create_app
+from pg_social_notifications.database import resolve_database_url
+from pg_social_notifications.http_edges import head_as_get
+from pg_social_notifications.logging_setup import log_config
+from pg_social_notifications.metrics import multiprocess_directory
+from pg_social_notifications.settings import Settings
+from pg_social_notifications.ws_protocol import LeanWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     """Run the service until interrupted."""
     database_url = resolve_database_url(settings)
     if demo:
-        from service.demo import prepare_demo
+        from pg_social_notifications.demo import prepare_demo
 
         settings = prepare_demo(settings, database_url)
     if not settings.jwt_secret:
@@ -85,10 +85,10 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         # function (http_edges.HeadAsGet) for ASGI 2.
         "interface": "asgi3",
         # uvicorn's sans-I/O protocol without the state an open socket no longer needs.
-        "ws": "service.ws_protocol:LeanWebSocketProtocol",
+        "ws": "pg_social_notifications.ws_protocol:LeanWebSocketProtocol",
     }
     # Before any worker starts: they all write their metrics there, so a scrape of one
-    # reports the whole service (service/metrics.py).
+    # reports the whole service (metrics.py).
     sock = listening_socket(settings.host, settings.port)
     with multiprocess_directory(workers):
         if workers <= 1:
@@ -101,6 +101,6 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         os.environ["DATABASE_URL"] = database_url
         os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret
         os.environ[DEMO_ENV] = "1" if demo else "0"
-        config = uvicorn.Config("service.server:app_from_env", factory=True, workers=workers,
+        config = uvicorn.Config("pg_social_notifications.server:app_from_env", factory=True, workers=workers,
                                 **common)  # type: ignore[arg-type]
         Multiprocess(config, sockets=[sock]).run()

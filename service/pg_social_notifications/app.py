@@ -27,30 +27,34 @@ from litestar.types import ControllerRouterHandler
 from psycopg_pool import AsyncConnectionPool
 from psycopg_pool.base import AttemptWithBackoff
 
-from service import store
-from service.admission import Admission
-from service.auth import TokenVerifier
-from service.fanout import Hub
-from service.gc_policy import run_gc_policy_forever
-from service.http_edges import web_files_guard
-from service.listener import Listener
-from service.metrics import Metrics
-from service.paths import REPO_ROOT
-from service.request_bodies import JSONRequest
-from service.retention_loop import run_retention_forever
-from service.routes_ops import live, metrics, ready
-from service.routes_rest import NotificationsController
-from service.routes_sse import OpenStreams, ending_on_exit_signals, notifications_stream, stream_ticket
-from service.routes_ws import notifications_socket
-from service.sequencer import Sequencer
-from service.settings import Settings
-from service.stream_tickets import StreamTickets
-from service.streams import Joiner
-from service.ws_protocol import LeanWebSocketProtocol
+from pg_social_notifications import store
+from pg_social_notifications.admission import Admission
+from pg_social_notifications.auth import TokenVerifier
+from pg_social_notifications.fanout import Hub
+from pg_social_notifications.gc_policy import run_gc_policy_forever
+from pg_social_notifications.http_edges import web_files_guard
+from pg_social_notifications.listener import Listener
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.paths import WEB_DIR
+from pg_social_notifications.request_bodies import JSONRequest
+from pg_social_notifications.retention_loop import run_retention_forever
+from pg_social_notifications.routes_ops import live, metrics, ready
+from pg_social_notifications.routes_rest import NotificationsController
+from pg_social_notifications.routes_sse import (
+    OpenStreams,
+    ending_on_exit_signals,
+    notifications_stream,
+    stream_ticket,
+)
+from pg_social_notifications.routes_ws import notifications_socket
+from pg_social_notifications.sequencer import Sequencer
+from pg_social_notifications.settings import Settings
+from pg_social_notifications.stream_tickets import StreamTickets
+from pg_social_notifications.streams import Joiner
+from pg_social_notifications.ws_protocol import LeanWebSocketProtocol
 
 log = logging.getLogger(__name__)
 
-WEB_DIR = REPO_ROOT / "web"
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 2
 SHUTDOWN_TIMEOUT = 5.0  # for the background tasks, then again for the pool
@@ -58,9 +62,9 @@ SHUTDOWN_TIMEOUT = 5.0  # for the background tasks, then again for the pool
 
 def _demo_handlers(settings: Settings, database_url: str) -> list[ControllerRouterHandler]:
     try:
-        module = importlib.import_module("service.demo_routes")
+        module = importlib.import_module("pg_social_notifications.demo_routes")
     except ModuleNotFoundError:
-        log.warning("demo pages unavailable: service/demo_routes.py is not installed")
+        log.warning("demo pages unavailable: demo_routes.py is not installed")
         return []
     handlers: list[ControllerRouterHandler] = module.demo_route_handlers(settings, database_url)
     return handlers
@@ -194,7 +198,7 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
             allow_headers=["Authorization", "Content-Type"], allow_credentials=False,
             max_age=600,
         ),
-        # Our log setup (service/logging_setup.py, applied by uvicorn) owns the handlers;
+        # Our log setup (logging_setup.py, applied by uvicorn) owns the handlers;
         # Litestar only logs unexpected errors, through them, and never 4xx as tracebacks.
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always",

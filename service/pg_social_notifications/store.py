@@ -16,8 +16,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from service.queries import sql
-from service.schemas import Notification, Preferences, PreferencesUpdate
+from pg_social_notifications.queries import sql
+from pg_social_notifications.schemas import Notification, Preferences, PreferencesUpdate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

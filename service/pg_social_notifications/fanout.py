@@ -22,10 +22,10 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from service import store
-from service.metrics import Metrics
-from service.queries import sql
-from service.ws_messages import Resync, ServerMessage, encode, message_for_event
+from pg_social_notifications import store
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.queries import sql
+from pg_social_notifications.ws_messages import Resync, ServerMessage, encode, message_for_event
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from litestar import MediaType, Request, Response, get
 
-from service.queries import sql
-from service.schemas import HealthStatus
+from pg_social_notifications.queries import sql
+from pg_social_notifications.schemas import HealthStatus
 
 
 @get("/health/live", tags=["operations"], summary="The process is up")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import psycopg
 
-from service.queries import sql
+from pg_social_notifications.queries import sql
 
 # Users whose badge (the sequencer's count plus the deltas still waiting for it)
 # differs from their unread rows, including users with unread rows and no counter.

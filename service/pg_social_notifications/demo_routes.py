@@ -22,11 +22,11 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.types import ControllerRouterHandler
 from psycopg.rows import dict_row
 
-from service.demo import demo_token
-from service.paths import REPO_ROOT
-from service.settings import Settings
+from pg_social_notifications.demo import demo_token
+from pg_social_notifications.paths import WEB_DIR
+from pg_social_notifications.settings import Settings
 
-DEMO_PAGES_DIR = REPO_ROOT / "web" / "demo"
+DEMO_PAGES_DIR = WEB_DIR / "demo"
 COMMENT_TOMBSTONE = "[deleted]"
 MAX_COMMENT_LENGTH = 2000
 MAX_EMOJI_LENGTH = 20  # reactions.emoji is varchar(20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import LiteralString
 
-from service.paths import QUERIES_DIR
+from pg_social_notifications.paths import QUERIES_DIR
 
 
 @cache

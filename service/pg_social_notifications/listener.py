@@ -1,6 +1,6 @@
 """The one LISTEN connection of this process.
 
-It only learns *which* users changed: the sequencer (service/sequencer.py)
+It only learns *which* users changed: the sequencer (sequencer.py)
 announces each batch with the ids of the users whose stream moved, never
 trusted for content; `Hub.sync` then reads their changes from
 notification_events. After every (re)connect it resynchronises every
@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import psycopg
 
-from service import store
-from service.metrics import Metrics
+from pg_social_notifications import store
+from pg_social_notifications.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "info"
     log_format: str = "text"  # or "json": one JSON object per line
     ws_replay_limit: int = 1000  # a `since` further behind than this gets `resync`
-    # Fair admission (service/admission.py): sockets starting their stream (position and
+    # Fair admission (admission.py): sockets starting their stream (position and
     # replay) at once; how long an authenticated socket waits for that before it is
     # closed 1013 with a retry hint; unauthenticated sockets one address may hold; and
     # sockets one user may hold (more are closed 4429).
@@ -59,7 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A sequencer round trip must answer within this many seconds, and the server ends a
     # sequencer session that has been silent this long: the lead moves on (see sequencer.py).
     sequencer_timeout: float = 10.0
-    # Garbage collector (service/gc_policy.py): freeze every so many seconds (0 leaves
+    # Garbage collector (gc_policy.py): freeze every so many seconds (0 leaves
     # CPython's defaults), and a full pass over the frozen at least every so many.
     gc_freeze_interval: float = 0.5  # a connect wave freezes its sockets within 0.5 s
     gc_full_interval: float = 0.0  # never: a closed socket leaves no cyclic garbage

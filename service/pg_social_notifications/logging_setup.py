@@ -53,14 +53,14 @@ class JsonFormatter(logging.Formatter):
 def log_config(level: str, fmt: str) -> dict[str, Any]:
     """A dictConfig for uvicorn and our loggers alike."""
     formatter: dict[str, Any] = (
-        {"()": "service.logging_setup.JsonFormatter"} if fmt == "json"
+        {"()": "pg_social_notifications.logging_setup.JsonFormatter"} if fmt == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"})
     handler = {"class": "logging.StreamHandler", "formatter": "main", "filters": ["scrub"],
                "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"scrub": {"()": "service.logging_setup.ScrubSecrets"}},
+        "filters": {"scrub": {"()": "pg_social_notifications.logging_setup.ScrubSecrets"}},
         "formatters": {"main": formatter},
         "handlers": {"main": handler},
         "root": {"handlers": ["main"], "level": level.upper()},

@@ -1,7 +1,7 @@
 """Server-Sent Events, `GET /api/notifications/stream` (docs/SSE.md): the socket's stream over
 plain HTTP, for networks that block WebSockets.
 
-A stream is one Subscriber in the Hub, as a socket is (service/streams.py), so
+A stream is one Subscriber in the Hub, as a socket is (streams.py), so
 replay, order, de-duplication and the slow-client rule are the socket's. Each
 message is the socket's JSON in a `data:` line with its position as the
 event's `id:`, so an EventSource that reconnects by itself sends
@@ -39,15 +39,15 @@ from litestar.exceptions import (
 from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service import store, streams
-from service.admission import CLOSE_BUSY, CLOSE_TOO_MANY, Refused, retry_after_ms
-from service.auth import AuthError, Caller, TokenVerifier, bearer_token, provide_caller
-from service.fanout import CLOSE_TOO_SLOW, Subscriber
-from service.http_edges import HEAD_REQUEST
-from service.metrics import Metrics
-from service.schemas import StreamTicket
-from service.settings import Settings
-from service.stream_tickets import StreamTickets
+from pg_social_notifications import store, streams
+from pg_social_notifications.admission import CLOSE_BUSY, CLOSE_TOO_MANY, Refused, retry_after_ms
+from pg_social_notifications.auth import AuthError, Caller, TokenVerifier, bearer_token, provide_caller
+from pg_social_notifications.fanout import CLOSE_TOO_SLOW, Subscriber
+from pg_social_notifications.http_edges import HEAD_REQUEST
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.schemas import StreamTicket
+from pg_social_notifications.settings import Settings
+from pg_social_notifications.stream_tickets import StreamTickets
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from service.queries import sql
+from pg_social_notifications.queries import sql
 
 log = logging.getLogger(__name__)
 

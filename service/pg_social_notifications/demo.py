@@ -15,9 +15,9 @@ import jwt
 import msgspec
 import psycopg
 
-from service import migrations
-from service.queries import sql
-from service.settings import Settings
+from pg_social_notifications import migrations
+from pg_social_notifications.queries import sql
+from pg_social_notifications.settings import Settings
 
 DEMO_TOKEN_TTL = 7 * 24 * 3600
 
@@ -53,7 +53,7 @@ def prepare_demo(settings: Settings, database_url: str) -> Settings:
         # One machine, no replacement process: Ctrl-C stops at once.
         settings = msgspec.structs.replace(settings, drain_seconds=0.0)
     base = f"http://{settings.host}:{settings.port}"
-    has_pages = importlib.util.find_spec("service.demo_routes") is not None
+    has_pages = importlib.util.find_spec("pg_social_notifications.demo_routes") is not None
     print("\nDemo ready. Tokens (valid 7 days):", flush=True)
     for user_id, handle, sqid in users:
         token = demo_token(settings, user_id, sqid)

@@ -11,12 +11,12 @@ from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, Parameter
 from psycopg_pool import AsyncConnectionPool
 
-from service import store
-from service.auth import Caller, provide_caller
-from service.cursor import CursorError, decode_cursor, encode_cursor
-from service.grouping import list_groups
-from service.request_bodies import strict_body
-from service.schemas import (
+from pg_social_notifications import store
+from pg_social_notifications.auth import Caller, provide_caller
+from pg_social_notifications.cursor import CursorError, decode_cursor, encode_cursor
+from pg_social_notifications.grouping import list_groups
+from pg_social_notifications.request_bodies import strict_body
+from pg_social_notifications.schemas import (
     MAX_MARK_READ_IDS,
     GroupPage,
     MarkAllReadRequest,

@@ -28,8 +28,8 @@ from typing import LiteralString
 
 import psycopg
 
-from service.metrics import Metrics
-from service.queries import sql
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.queries import sql
 
 log = logging.getLogger(__name__)
 

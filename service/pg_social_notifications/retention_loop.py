@@ -12,8 +12,8 @@ import importlib
 import logging
 import random
 
-from service.metrics import Metrics
-from service.settings import Settings
+from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 async def run_retention_once(settings: Settings, database_url: str, metrics: Metrics) -> bool:
     """Run the cleanup in a thread; True when this instance did the work."""
     try:
-        retention = importlib.import_module("service.retention")
+        retention = importlib.import_module("pg_social_notifications.retention")
     except ModuleNotFoundError:
-        log.warning("retention skipped: service/retention.py is not installed")
+        log.warning("retention skipped: retention.py is not installed")
         return False
     result = await asyncio.to_thread(
         retention.run_cleanup, database_url, retention_days=settings.retention_days,
