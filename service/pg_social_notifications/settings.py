@@ -72,54 +72,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sse_heartbeat_interval: float = 20.0
 
     @classmethod
+    def env_name(cls, field: str) -> str:
+        """The environment variable of a field: `NOTIFICATIONS_<FIELD>`, except the
+        database URL, which is the conventional DATABASE_URL."""
+        return "DATABASE_URL" if field == "database_url" else f"NOTIFICATIONS_{field.upper()}"
+
+    @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """The settings the environment gives; each field's variable comes from its name
+        (`env_name`), and an empty variable counts as unset."""
         env = dict(os.environ if env is None else env)
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else None
-
-        raw: dict[str, object] = {
-            "database_url": get("DATABASE_URL"),
-            "jwt_secret": get("NOTIFICATIONS_JWT_SECRET"),
-            "jwt_user_claim": get("NOTIFICATIONS_JWT_USER_CLAIM"),
-            "host": get("NOTIFICATIONS_HOST"),
-            "port": get("NOTIFICATIONS_PORT"),
-            "pgdata": get("NOTIFICATIONS_PGDATA"),
-            "pg_port": get("NOTIFICATIONS_PG_PORT"),
-            "retention_days": get("NOTIFICATIONS_RETENTION_DAYS"),
-            "event_retention_days": get("NOTIFICATIONS_EVENT_RETENTION_DAYS"),
-            "cleanup_batch_size": get("NOTIFICATIONS_CLEANUP_BATCH_SIZE"),
-            "allowed_origins": tuple(
-                o.strip() for o in (get("NOTIFICATIONS_ALLOWED_ORIGINS") or "").split(",")
-                if o.strip()
-            ) or None,
-            "ws_idle_timeout": get("NOTIFICATIONS_WS_IDLE_TIMEOUT"),
-            "ws_queue_size": get("NOTIFICATIONS_WS_QUEUE_SIZE"),
-            "pool_min_size": get("NOTIFICATIONS_POOL_MIN_SIZE"),
-            "pool_max_size": get("NOTIFICATIONS_POOL_MAX_SIZE"),
-            "db_timeout": get("NOTIFICATIONS_DB_TIMEOUT"),
-            "log_level": get("NOTIFICATIONS_LOG_LEVEL"),
-            "log_format": get("NOTIFICATIONS_LOG_FORMAT"),
-            "ws_replay_limit": get("NOTIFICATIONS_WS_REPLAY_LIMIT"),
-            "ws_max_handshakes": get("NOTIFICATIONS_WS_MAX_HANDSHAKES"),
-            "ws_admission_wait": get("NOTIFICATIONS_WS_ADMISSION_WAIT"),
-            "ws_admission_queue": get("NOTIFICATIONS_WS_ADMISSION_QUEUE"),
-            "ws_max_unauthenticated_per_address": get(
-                "NOTIFICATIONS_WS_MAX_UNAUTHENTICATED_PER_ADDRESS"),
-            "ws_max_sockets_per_user": get("NOTIFICATIONS_WS_MAX_SOCKETS_PER_USER"),
-            "drain_seconds": get("NOTIFICATIONS_DRAIN_SECONDS"),
-            "retention_interval_hours": get("NOTIFICATIONS_RETENTION_INTERVAL_HOURS"),
-            "retention_first_delay": get("NOTIFICATIONS_RETENTION_FIRST_DELAY"),
-            "sequencer_interval": get("NOTIFICATIONS_SEQUENCER_INTERVAL"),
-            "sequencer_timeout": get("NOTIFICATIONS_SEQUENCER_TIMEOUT"),
-            "gc_freeze_interval": get("NOTIFICATIONS_GC_FREEZE_INTERVAL"),
-            "gc_full_interval": get("NOTIFICATIONS_GC_FULL_INTERVAL"),
-            "listener_probe_interval": get("NOTIFICATIONS_LISTENER_PROBE_INTERVAL"),
-            "listener_probe_timeout": get("NOTIFICATIONS_LISTENER_PROBE_TIMEOUT"),
-            "sse_heartbeat_interval": get("NOTIFICATIONS_SSE_HEARTBEAT_INTERVAL"),
-        }
-        given = {k: v for k, v in raw.items() if v is not None}
+        given: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            value = env.get(cls.env_name(field.name), "")
+            if field.name == "allowed_origins":  # a comma-separated list
+                origins = tuple(o.strip() for o in value.split(",") if o.strip())
+                if origins:
+                    given[field.name] = origins
+            elif value != "":
+                given[field.name] = value
         # strict=False lets "8000" decode as 8000: the environment is all strings.
         settings = msgspec.convert(given, cls, strict=False)
         if settings.jwt_user_claim not in ("user_id", "sub"):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import msgspec
 import pytest
 
 from pg_social_notifications.migrations import yoyo_url
@@ -49,3 +53,50 @@ def test_yoyo_gets_the_psycopg3_driver() -> None:
     assert yoyo_url("postgres://h/d") == "postgresql+psycopg://h/d"
     with pytest.raises(ValueError):
         yoyo_url("mysql://h/d")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+# Read by prometheus_client itself, documented beside ours.
+NOT_SETTINGS = {"PROMETHEUS_MULTIPROC_DIR"}
+
+
+def readme_configuration() -> dict[str, str]:
+    """The README's Configuration table: variable -> its default as written."""
+    text = README.read_text()
+    table = text[text.index("## Configuration"):text.index("## Operations")]
+    rows: dict[str, str] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`"):
+            continue
+        names = re.findall(r"`([A-Z_]+)`", cells[0])
+        defaults = cells[1].split(" / ")
+        for i, name in enumerate(names):
+            rows[name] = defaults[i] if len(defaults) == len(names) else cells[1]
+    return rows
+
+
+def test_every_setting_is_in_the_readme_with_its_default() -> None:
+    """The README's table lists exactly the environment variables `Settings` reads (their
+    names come from the fields), and a default written as one literal is the field's."""
+    documented = readme_configuration()
+    fields = {Settings.env_name(f.name): f for f in msgspec.structs.fields(Settings)}
+    assert set(documented) - NOT_SETTINGS == set(fields)
+    checked = 0
+    for name, written in documented.items():
+        literal = re.fullmatch(r"`([^`]*)`", written)
+        if name in NOT_SETTINGS or literal is None:
+            continue
+        default = fields[name].default
+        assert literal.group(1) == (f"{default:g}" if isinstance(default, float) else str(default)), name
+        checked += 1
+    assert checked >= 25  # the table's plain defaults are checked, not skipped
+
+
+def test_each_field_is_read_from_its_own_variable() -> None:
+    """Setting a field's variable (derived from the field's name) changes that field."""
+    numbers = [f for f in msgspec.structs.fields(Settings) if f.type in (int, float)]
+    assert len(numbers) >= 20
+    for field in numbers:
+        settings = Settings.from_env({Settings.env_name(field.name): "7"})
+        assert getattr(settings, field.name) == 7, field.name
