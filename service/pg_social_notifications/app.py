@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Litestar, Request, Response
@@ -60,16 +59,6 @@ RETRY_AFTER_SECONDS = 2
 SHUTDOWN_TIMEOUT = 5.0  # for the background tasks, then again for the pool
 
 
-def _demo_handlers(settings: Settings, database_url: str) -> list[ControllerRouterHandler]:
-    try:
-        module = importlib.import_module("pg_social_notifications.demo_routes")
-    except ModuleNotFoundError:
-        log.warning("demo pages unavailable: demo_routes.py is not installed")
-        return []
-    handlers: list[ControllerRouterHandler] = module.demo_route_handlers(settings, database_url)
-    return handlers
-
-
 def invalid_utf8_body(request: Request[Any, Any, Any], exc: UnicodeDecodeError) -> Response[Any]:
     """Litestar's JSON decoding lets invalid UTF-8 inside strings escape as a 500: it is a 400."""
     return Response({"status_code": 400, "detail": "request body is not valid UTF-8"},
@@ -94,8 +83,10 @@ def shorten_reconnect_sleeps() -> None:
     AttemptWithBackoff.DELAY_BACKOFF = 1.5
 
 
-def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> Litestar:
-    """A Litestar app serving the API, the WebSocket, /web/ and operations endpoints."""
+def create_app(settings: Settings, database_url: str, *,
+               extra_handlers: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+    """A Litestar app serving the API, the WebSocket, /web/ and operations endpoints, and
+    `extra_handlers` (the demo's, with `serve --demo`)."""
     if not settings.jwt_secret:
         raise ValueError("NOTIFICATIONS_JWT_SECRET must be set (or run with --demo)")
     secret = settings.jwt_secret
@@ -173,10 +164,9 @@ def create_app(settings: Settings, database_url: str, *, demo: bool = False) -> 
         NotificationsController, notifications_socket, notifications_stream, stream_ticket,
         live, ready, metrics,
         create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
-                                   include_in_schema=False, guards=[web_files_guard(demo)]),
+                                   include_in_schema=False, guards=[web_files_guard]),
+        *extra_handlers,
     ]
-    if demo:
-        handlers.extend(_demo_handlers(settings, database_url))
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],

@@ -19,7 +19,6 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 WEB_PREFIX = "/web/"
 HEAD_REQUEST = "notifications.head"  # scope key: this GET is a HEAD (a stream answers headers only)
-DEMO_FOLDERS = frozenset({"demo", "demo-art"})
 
 
 def head_as_get(app: ASGIApp) -> ASGIApp:
@@ -55,14 +54,10 @@ class HeadAsGet:
                        headers_only)
 
 
-def web_files_guard(demo: bool) -> Any:
-    """A guard for the /web/ router: the web components always, the demo's folders only
-    with --demo, nothing else (web/tests/ holds the client's unit tests)."""
-    folders = {""} | (DEMO_FOLDERS if demo else set())
-
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        path = connection.url.path
-        relative = path[len(WEB_PREFIX):] if path.startswith(WEB_PREFIX) else path
-        if relative.rpartition("/")[0] not in folders:
-            raise NotFoundException()
-    return guard
+def web_files_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The /web/ router serves the web client's own files, no folder below them: web/tests/
+    holds the client's unit tests, and the demo mounts its folders itself."""
+    path = connection.url.path
+    relative = path[len(WEB_PREFIX):] if path.startswith(WEB_PREFIX) else path
+    if "/" in relative:
+        raise NotFoundException()

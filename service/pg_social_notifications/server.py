@@ -13,7 +13,7 @@ import os
 import socket
 
 import uvicorn
-from litestar.types import ASGIApp
+from litestar.types import ASGIApp, ControllerRouterHandler
 from uvicorn.supervisors import Multiprocess
 
 from pg_social_notifications.app import create_app
@@ -36,8 +36,19 @@ def app_from_env() -> ASGIApp:
     LeanWebSocketProtocol.drain_seconds = settings.drain_seconds
     if not settings.database_url:
         raise RuntimeError("workers need DATABASE_URL; start them with `notifications serve`")
+    demo = os.environ.get(DEMO_ENV) == "1"
     return head_as_get(create_app(settings, settings.database_url,
-                                  demo=os.environ.get(DEMO_ENV) == "1"))
+                                  extra_handlers=_demo_handlers(settings, settings.database_url, demo)))
+
+
+def _demo_handlers(settings: Settings, database_url: str, demo: bool
+                   ) -> list[ControllerRouterHandler]:
+    """The demo's routes with --demo: its own package, imported only then."""
+    if not demo:
+        return []
+    import pg_social_notifications_demo
+
+    return pg_social_notifications_demo.route_handlers(settings, database_url)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -62,7 +73,7 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     """Run the service until interrupted."""
     database_url = resolve_database_url(settings)
     if demo:
-        from pg_social_notifications.demo import prepare_demo
+        from pg_social_notifications_demo import prepare_demo
 
         settings = prepare_demo(settings, database_url)
     if not settings.jwt_secret:
@@ -92,7 +103,8 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
     sock = listening_socket(settings.host, settings.port)
     with multiprocess_directory(workers):
         if workers <= 1:
-            app = head_as_get(create_app(settings, database_url, demo=demo))
+            app = head_as_get(create_app(
+                settings, database_url, extra_handlers=_demo_handlers(settings, database_url, demo)))
             server = uvicorn.Server(uvicorn.Config(app, **common))  # type: ignore[arg-type]
             server.run(sockets=[sock])
             if not server.started:

@@ -1,4 +1,4 @@
-"""Demo host pages and their helpers, mounted only by `notifications serve --demo`.
+"""The demo host pages and their API, mounted only by `notifications serve --demo`.
 
 NEVER in production: `/demo/api/token` signs a token for any demo user with
 the service's own secret, so anyone who can reach it can act as anyone.
@@ -22,9 +22,9 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.types import ControllerRouterHandler
 from psycopg.rows import dict_row
 
-from pg_social_notifications.demo import demo_token
 from pg_social_notifications.paths import WEB_DIR
 from pg_social_notifications.settings import Settings
+from pg_social_notifications_demo.seed import demo_token
 
 DEMO_PAGES_DIR = WEB_DIR / "demo"
 COMMENT_TOMBSTONE = "[deleted]"

@@ -6,7 +6,6 @@ are missing and inserts demo rows, idempotently, on every start.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import secrets
 import time
@@ -53,16 +52,13 @@ def prepare_demo(settings: Settings, database_url: str) -> Settings:
         # One machine, no replacement process: Ctrl-C stops at once.
         settings = msgspec.structs.replace(settings, drain_seconds=0.0)
     base = f"http://{settings.host}:{settings.port}"
-    has_pages = importlib.util.find_spec("pg_social_notifications.demo_routes") is not None
     print("\nDemo ready. Tokens (valid 7 days):", flush=True)
     for user_id, handle, sqid in users:
         token = demo_token(settings, user_id, sqid)
         print(f"\n  {handle} (users.id={user_id})\n    token: {token}", flush=True)
-        if has_pages:
-            print(f"    page:  {base}/demo?as={handle}", flush=True)
+        print(f"    page:  {base}/demo?as={handle}", flush=True)
     print(f"\nAPI: {base}/api/notifications/   docs: {base}/schema/swagger", flush=True)
-    if has_pages:
-        print(f"Demo page: {base}/demo", flush=True)
+    print(f"Demo page: {base}/demo", flush=True)
     print("Make a notification from psql, e.g.:\n"
           "  INSERT INTO reactions (post_id, user_id, emoji)\n"
           "  SELECT p.id, (SELECT id FROM users WHERE handle = 'bob'), '🔥'\n"
