@@ -43,7 +43,7 @@ def _group_from_row(row: dict[str, Any]) -> NotificationGroup:
 async def list_groups(pool: AsyncConnectionPool[Any], user_id: int, *, limit: int,
                       window_hours: int) -> GroupPage:
     async def work(conn: store.AConn) -> tuple[Preferences, list[dict[str, Any]], int, int]:
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        await conn.execute(sql("snapshot_repeatable_read"))
         prefs = await store.get_preferences(conn, user_id)
         async with conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(sql("group_notifications"), {

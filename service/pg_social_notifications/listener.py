@@ -18,10 +18,9 @@ import psycopg
 
 from pg_social_notifications import store
 from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.queries import sql
 
 log = logging.getLogger(__name__)
-
-CHANNEL = "notifications_v2"  # payload: comma-separated user ids
 
 
 class Listener:
@@ -58,7 +57,7 @@ class Listener:
                         connect_timeout=max(2, round(self._probe_timeout)),
                         application_name="notifications-listener",
                     ) as conn:
-                        await conn.execute(f"LISTEN {CHANNEL}")
+                        await conn.execute(sql("listen_notifications"))
                         if failures:
                             self._metrics.listener_reconnects.inc()
                             log.info("LISTEN connection re-established")
@@ -95,7 +94,7 @@ class Listener:
                 # the kernel's retransmissions, a quarter of an hour: bound it.
                 try:
                     async with asyncio.timeout(self._probe_timeout):  # not wait_for: see
-                        await conn.execute("SELECT 1")  # Sequencer._fetch
+                        await conn.execute(sql("health_check"))  # Sequencer._fetch
                 except TimeoutError as exc:
                     raise psycopg.OperationalError(
                         f"LISTEN connection did not answer its probe in {self._probe_timeout:g}s"

@@ -28,7 +28,7 @@ from pg_social_notifications.queries import sql
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-LOCK_TIMEOUT = "2s"
+LOCK_TIMEOUT = "2s"  # as db/queries/migration_lock_timeout.sql sets it
 LOCK_ATTEMPTS = 10
 RETRY_PAUSE = 3.0
 
@@ -54,11 +54,11 @@ def prepare_session(execute: Callable[[str], Any]) -> None:
     temporary table can never stand in for one of ours.
     """
     execute(sql("migration_pin_search_path"))
-    execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    execute(sql("migration_lock_timeout"))
 
 
 # yoyo's bookkeeping tables live here, not among the host's tables in `public`.
-BOOKKEEPING_SCHEMA = "notification_migrations"
+BOOKKEEPING_SCHEMA = "notification_migrations"  # also in migration_bookkeeping_*.sql
 YOYO_TABLES = ("_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock")
 
 
@@ -89,7 +89,7 @@ def _backend(database_url: str) -> DatabaseBackend:
             if self.for_migrations:
                 prepare_session(cursor.execute)
             else:
-                cursor.execute(f"SET search_path = {BOOKKEEPING_SCHEMA}")
+                cursor.execute(sql("migration_bookkeeping_search_path"))
             connection.commit()  # session settings survive only a committed SET
 
         def copy(self) -> DatabaseBackend:

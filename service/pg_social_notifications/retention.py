@@ -25,9 +25,6 @@ log = logging.getLogger(__name__)
 
 # An arbitrary constant shared by every instance: "notifications retention".
 RETENTION_LOCK_KEY = 0x6E6F7469_66726574
-TRY_RETENTION_LOCK = "SELECT pg_try_advisory_lock(%(key)s)"
-RELEASE_RETENTION_LOCK = "SELECT pg_advisory_unlock(%(key)s)"
-LOCK_TIMEOUT = "SET LOCAL lock_timeout = '1s'"
 MAX_BACKOFF = 5.0
 
 
@@ -55,7 +52,7 @@ class _Batches:
         while True:
             try:
                 with self._conn.transaction():
-                    self._conn.execute(LOCK_TIMEOUT)
+                    self._conn.execute(sql("retention_lock_timeout"))
                     deleted = self._conn.execute(sql(query), params).rowcount
                 self.batches += 1
                 return max(deleted, 0)
@@ -83,7 +80,7 @@ def run_cleanup(database_url: str, *, retention_days: int, event_retention_days:
         raise ValueError("retention days and batch size must be positive")
     with psycopg.connect(database_url, autocommit=True,
                          application_name="notifications-retention") as conn:
-        row = conn.execute(TRY_RETENTION_LOCK, {"key": RETENTION_LOCK_KEY}).fetchone()
+        row = conn.execute(sql("retention_try_lock"), {"key": RETENTION_LOCK_KEY}).fetchone()
         if not row or not row[0]:
             return CleanupResult(skipped=True)
         try:
@@ -93,5 +90,5 @@ def run_cleanup(database_url: str, *, retention_days: int, event_retention_days:
             batches.run_once("retention_gone_users", {})
             batches.run_once("retention_rate_limits", {})
         finally:
-            conn.execute(RELEASE_RETENTION_LOCK, {"key": RETENTION_LOCK_KEY})
+            conn.execute(sql("retention_unlock"), {"key": RETENTION_LOCK_KEY})
     return CleanupResult(notes, events, batches.batches, batches.retries)

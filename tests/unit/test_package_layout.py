@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -18,3 +19,22 @@ def test_the_service_loads_without_the_demo() -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_every_sql_statement_of_the_service_is_a_named_query() -> None:
+    """No module of the service writes SQL of its own: every statement is a file in
+    db/queries/, loaded by name (queries.sql)."""
+    import ast
+    from pathlib import Path
+
+    import pg_social_notifications
+
+    statement = re.compile(r"^\s*((SELECT|INSERT INTO|UPDATE|DELETE FROM|WITH|SET|CREATE|DROP) "
+                           r"|(UN)?LISTEN [a-z_]+\s*$)")
+    found = []
+    for path in sorted(Path(pg_social_notifications.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and statement.match(node.value) and len(node.value.split()) > 1:
+                found.append(f"{path.name}:{node.lineno}: {node.value[:40]!r}")
+    assert found == []

@@ -1,0 +1,2 @@
+-- retention_try_lock: one retention run at a time across every instance (a session lock).
+SELECT pg_try_advisory_lock(%(key)s)
