@@ -26,7 +26,6 @@ from litestar.types import ControllerRouterHandler
 from psycopg_pool import AsyncConnectionPool
 from psycopg_pool.base import AttemptWithBackoff
 
-from pg_social_notifications import store
 from pg_social_notifications.admission import Admission
 from pg_social_notifications.auth import TokenVerifier
 from pg_social_notifications.fanout import Hub
@@ -48,6 +47,7 @@ from pg_social_notifications.routes_sse import (
 from pg_social_notifications.routes_ws import notifications_socket
 from pg_social_notifications.sequencer import Sequencer
 from pg_social_notifications.settings import Settings
+from pg_social_notifications.store import DatabaseUnavailable, NotificationStore
 from pg_social_notifications.stream_tickets import StreamTickets
 from pg_social_notifications.streams import Joiner
 from pg_social_notifications.ws_protocol import LeanWebSocketProtocol
@@ -66,7 +66,7 @@ def invalid_utf8_body(request: Request[Any, Any, Any], exc: UnicodeDecodeError) 
 
 
 def database_unavailable(request: Request[Any, Any, Any],
-                         exc: store.DatabaseUnavailable) -> Response[Any]:
+                         exc: DatabaseUnavailable) -> Response[Any]:
     """An outage is answered at once, with when to try again, never left hanging."""
     return Response({"status_code": 503, "detail": "the database is unavailable; retry shortly"},
                     status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -112,7 +112,8 @@ def create_app(settings: Settings, database_url: str, *,
         await pool.open()
         metrics_ = Metrics()
         LeanWebSocketProtocol.on_abandoned = metrics_.upgrades_abandoned.inc
-        hub = Hub(pool, metrics_)
+        store = NotificationStore(pool)
+        hub = Hub(store, metrics_)
         listener = Listener(database_url, hub.sync, hub.connected_users, metrics_,
                             probe_interval=settings.listener_probe_interval,
                             probe_timeout=settings.listener_probe_timeout)
@@ -124,11 +125,11 @@ def create_app(settings: Settings, database_url: str, *,
             per_address=settings.ws_max_unauthenticated_per_address,
             per_user=settings.ws_max_sockets_per_user)
         sse_streams = OpenStreams(metrics_)
-        app.state.update(pool=pool, metrics=metrics_, hub=hub, listener=listener,
+        app.state.update(pool=pool, store=store, metrics=metrics_, hub=hub, listener=listener,
                          sequencer=sequencer, admission=admission,
-                         joiner=Joiner(pool, hub, metrics_, replay_limit=settings.ws_replay_limit,
+                         joiner=Joiner(store, hub, metrics_, replay_limit=settings.ws_replay_limit,
                                        queue_limit=settings.ws_queue_size),
-                         verifier=TokenVerifier(secret, settings.jwt_user_claim, pool),
+                         verifier=TokenVerifier(secret, settings.jwt_user_claim, store),
                          tickets=StreamTickets(secret), sse_streams=sse_streams)
         tasks = [asyncio.create_task(listener.run(), name="notifications-listener"),
                  asyncio.create_task(sequencer.run(), name="notifications-sequencer")]
@@ -156,9 +157,9 @@ def create_app(settings: Settings, database_url: str, *,
                             ", ".join(sorted(t.get_name() for t in stuck)), SHUTDOWN_TIMEOUT)
             await pool.close(timeout=SHUTDOWN_TIMEOUT)
 
-    async def provide_pool(state: State) -> AsyncConnectionPool[Any]:
-        pool: AsyncConnectionPool[Any] = state.pool
-        return pool
+    async def provide_store(state: State) -> NotificationStore:
+        store: NotificationStore = state.store
+        return store
 
     handlers: list[ControllerRouterHandler] = [
         NotificationsController, notifications_socket, notifications_stream, stream_ticket,
@@ -170,7 +171,7 @@ def create_app(settings: Settings, database_url: str, *,
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        dependencies={"pool": Provide(provide_pool)},
+        dependencies={"store": Provide(provide_store)},
         state=State({"settings": settings}),
         openapi_config=OpenAPIConfig(
             title="Notifications API", version="1.0.0", path="/schema",
@@ -179,7 +180,7 @@ def create_app(settings: Settings, database_url: str, *,
         request_max_body_size=MAX_BODY_BYTES,
         request_class=JSONRequest,
         exception_handlers={UnicodeDecodeError: invalid_utf8_body,
-                            store.DatabaseUnavailable: database_unavailable},
+                            DatabaseUnavailable: database_unavailable},
         # The host's pages may live on another origin. Tokens travel in a header, never
         # in cookies, so credentials stay off; the allow-list is the socket's.
         cors_config=CORSConfig(
@@ -193,7 +194,7 @@ def create_app(settings: Settings, database_url: str, *,
         logging_config=LoggingConfig(
             configure_root_logger=False, log_exceptions="always",
             disable_stack_trace={400, 401, 403, 404, 405, 413, 429, 503,
-                                 store.DatabaseUnavailable},
+                                 DatabaseUnavailable},
             loggers={"litestar": {"level": settings.log_level.upper(), "handlers": [],
                                   "propagate": True}},
         ),

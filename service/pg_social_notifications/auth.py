@@ -21,11 +21,8 @@ import jwt
 from jwt.types import Options
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
-from pg_social_notifications import store
-from pg_social_notifications.queries import sql
+from pg_social_notifications.store import NotificationStore
 
 MAX_TOKEN_LENGTH = 8192
 VERIFIED_CACHE_SIZE = 8192  # tokens; about 2 MiB at most
@@ -113,12 +110,12 @@ class TokenVerifier:
     is found; its expiry is checked on every use.
     """
 
-    def __init__(self, secret: str, user_claim: str, pool: AsyncConnectionPool[Any]) -> None:
+    def __init__(self, secret: str, user_claim: str, store: NotificationStore) -> None:
         if not secret:
             raise ValueError("a JWT secret is required (NOTIFICATIONS_JWT_SECRET)")
         self._secret = secret
         self._claim = user_claim
-        self._pool = pool
+        self._store = store
         self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
 
     async def authenticate(self, token: str) -> Caller:
@@ -186,14 +183,10 @@ class TokenVerifier:
         # A public_sqid is 1 to 16 printable characters; a NUL could not even be queried.
         if not isinstance(sqid, str) or not sqid or len(sqid) > 16 or not sqid.isprintable():
             raise AuthError("token has no valid sub claim")
-        async def lookup(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
-            cur = await conn.execute(sql("user_id_by_sqid"), {"sqid": sqid})
-            return await cur.fetchone()
-
-        row = await store.run(self._pool, lookup, transaction=False)
-        if row is None:
+        user_id = await self._store.user_id_by_sqid(sqid)
+        if user_id is None:
             raise AuthError("token names an unknown user")
-        return Caller(int(row[0]), expires_at)
+        return Caller(user_id, expires_at)
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -207,10 +200,10 @@ def bearer_token(authorization: str | None) -> str:
 
 
 async def provide_caller(request: ASGIConnection[Any, Any, Any, Any],
-                         pool: AsyncConnectionPool[Any]) -> Caller:
+                         store: NotificationStore) -> Caller:
     """Litestar dependency: the authenticated caller of an HTTP request, or 401.
 
-    It names `pool` (unused: the verifier has it) so that Litestar resolves the two
+    It names `store` (unused: the verifier has it) so that Litestar resolves the two
     dependencies one after the other: independent ones are resolved concurrently in
     an anyio task group made for each request, a tenth of a request's CPU."""
     verifier: TokenVerifier = request.app.state.verifier

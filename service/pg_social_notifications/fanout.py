@@ -17,14 +17,10 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
-from pg_social_notifications import store
 from pg_social_notifications.metrics import Metrics
-from pg_social_notifications.queries import sql
+from pg_social_notifications.store import Event, NotificationStore
 from pg_social_notifications.ws_messages import Resync, ServerMessage, encode, message_for_event
 
 log = logging.getLogger(__name__)
@@ -153,9 +149,9 @@ class Subscriber:
 class Hub:
     """The sockets of this process, by user id, and the one way changes reach them."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any], metrics: Metrics,
+    def __init__(self, store: NotificationStore, metrics: Metrics,
                  page_size: int = 500) -> None:
-        self._pool = pool
+        self._store = store
         self._metrics = metrics
         self._page_size = page_size
         # A list per user, not a set: users hold one to a few sockets, and an empty
@@ -209,11 +205,10 @@ class Hub:
         while users:
             after = [min(s.position for s in self._by_user[u]) for u in users]
             fetched_for = {u: set(self._by_user[u]) for u in users}
-            events, rows = await store.run(self._pool, partial(self._fetch, users, after),
-                                           transaction=False)
-            by_user: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+            events, rows = await self._store.changes_after(users, after, self._page_size)
+            by_user: dict[int, list[Event]] = defaultdict(list)
             for event in events:
-                by_user[int(event[0])].append(event)
+                by_user[event.user_id].append(event)
             # Grouped once: a wakeup for 500 users must not scan every row per user.
             rows_by_user: dict[int, dict[uuid.UUID, Any]] = defaultdict(dict)
             for notification_id, (owner, row) in rows.items():
@@ -224,14 +219,13 @@ class Hub:
             users = [u for u in users
                      if len(by_user.get(u, ())) == self._page_size and self._by_user.get(u)]
 
-    def _resync_stalled(self, fetched_for: set[Subscriber], user_id: int,
-                        last: tuple[Any, ...]) -> None:
+    def _resync_stalled(self, fetched_for: set[Subscriber], user_id: int, last: Event) -> None:
         """A socket the page was fetched for that is still behind its end met a hole.
 
         (A socket that joined during the fetch, further back, is not stalled:
         its own sync fetches from its position; nor is one that left meanwhile.)
         """
-        last_seq, unread = int(last[1]), int(last[4])
+        last_seq, unread = last.seq, last.unread_count
         still_here = self._by_user.get(user_id, ())
         for sub in fetched_for:
             # A socket that left during the fan-out was not stalled: it is gone.
@@ -242,21 +236,13 @@ class Hub:
                 sub.position = last_seq
                 sub.send(Resync(position=last_seq, unread_count=unread))
 
-    async def _fetch(self, users: list[int], after: list[int], conn: store.AConn
-                     ) -> tuple[list[tuple[Any, ...]], dict[uuid.UUID, tuple[int, Any]]]:
-        """A page of changes per user after `after`, and the rows they name."""
-        cur = await conn.execute(sql("events_after"), {
-            "user_ids": users, "after_seqs": after, "per_user_limit": self._page_size,
-        })
-        events = await cur.fetchall()
-        wanted = {i for e in events if e[2] in ("created", "updated") for i in e[3]}
-        return events, await store.notifications_by_ids(conn, users, list(wanted))
-
-    async def _fan_out(self, user_id: int, events: list[tuple[Any, ...]],
+    async def _fan_out(self, user_id: int, events: list[Event],
                        rows: dict[uuid.UUID, Any]) -> None:
         subs = list(self._by_user.get(user_id, ()))
-        for _, seq, kind, ids, unread, created_at in events:
-            message = message_for_event(kind, int(seq), int(unread), list(ids), rows)
+        for event in events:
+            seq, created_at = event.seq, event.created_at
+            message = message_for_event(event.kind, seq, event.unread_count,
+                                        event.notification_ids, rows)
             text = None if message is None else encode(message)
             for sub in subs:
                 if text is not None and sub.is_full():
@@ -264,7 +250,7 @@ class Hub:
                     # ran: give every sender one turn; a stuck one stays full.
                     await asyncio.sleep(0)
                 live = not sub.replaying
-                if sub.offer(int(seq), text):
+                if sub.offer(seq, text):
                     self._metrics.messages_delivered.inc()
                     if live and isinstance(created_at, datetime):
                         lag = time.time() - created_at.timestamp()

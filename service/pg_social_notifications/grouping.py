@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
-
-from pg_social_notifications import store
-from pg_social_notifications.queries import sql
-from pg_social_notifications.schemas import GroupActor, GroupPage, NotificationGroup, Preferences
+from pg_social_notifications.schemas import GroupActor, GroupPage, NotificationGroup
+from pg_social_notifications.store import NotificationStore
 
 ACTOR_SAMPLE = 3
 
@@ -40,19 +36,9 @@ def _group_from_row(row: dict[str, Any]) -> NotificationGroup:
     )
 
 
-async def list_groups(pool: AsyncConnectionPool[Any], user_id: int, *, limit: int,
+async def list_groups(store: NotificationStore, user_id: int, *, limit: int,
                       window_hours: int) -> GroupPage:
-    async def work(conn: store.AConn) -> tuple[Preferences, list[dict[str, Any]], int, int]:
-        await conn.execute(sql("snapshot_repeatable_read"))
-        prefs = await store.get_preferences(conn, user_id)
-        async with conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(sql("group_notifications"), {
-                "user_id": user_id, "window_hours": window_hours,
-                "aggregate": prefs.aggregate_same_type, "limit": limit,
-            })
-            rows = await cur.fetchall()
-        return (prefs, rows, *await store.counter(conn, user_id))
-
-    prefs, rows, unread, position = await store.run(pool, work)
-    return GroupPage(groups=[_group_from_row(r) for r in rows],
-                     aggregated=prefs.aggregate_same_type, unread_count=unread, position=position)
+    found = await store.groups(user_id, window_hours=window_hours, limit=limit)
+    return GroupPage(groups=[_group_from_row(r) for r in found.rows],
+                     aggregated=found.preferences.aggregate_same_type,
+                     unread_count=found.badge.unread_count, position=found.badge.position)

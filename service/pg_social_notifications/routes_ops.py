@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
 
-from pg_social_notifications.queries import sql
 from pg_social_notifications.schemas import HealthStatus
 
 
@@ -19,13 +17,7 @@ async def live() -> HealthStatus:
 @get("/health/ready", tags=["operations"], summary="The database and the listener are up")
 async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
     state = request.app.state
-    database = False
-    try:
-        async with asyncio.timeout(2.0), state.pool.connection() as conn:
-            await conn.execute(sql("health_check"))
-            database = True
-    except Exception:
-        database = False
+    database = await state.store.check(timeout=2.0)
     listener = state.listener.connected.is_set()
     ok = database and listener
     return Response(HealthStatus(status="ok" if ok else "unavailable",

@@ -1,7 +1,11 @@
-"""Reads and writes of the notification tables, one function per named query.
+"""The service's one door to PostgreSQL for requests and fan-out: `NotificationStore`.
 
-Every function takes the caller's user id and scopes its query by it, so no
-endpoint can reach another user's rows.
+It owns the pool, the retries (`run`) and the isolation of each read and write,
+and offers typed methods with typed rows; each runs named queries from
+db/queries/. Every method that reads a user's notifications takes that user's
+id and scopes its query by it, so no endpoint can reach another user's rows.
+(The sequencer, the LISTEN loop, migrations and retention keep their own
+dedicated connections and queries: each is a protocol of its own.)
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
+import msgspec
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pg_social_notifications.queries import sql
@@ -40,88 +46,223 @@ def notification_from_row(row: dict[str, Any]) -> Notification:
     return Notification(**row)
 
 
-async def counter(conn: AConn, user_id: int) -> tuple[int, int]:
+class Badge(msgspec.Struct, frozen=True):
+    """A user's unread count at a stream position (the two always travel together)."""
+
+    unread_count: int
+    position: int
+
+
+class Page(msgspec.Struct, frozen=True):
+    """A page of notifications, newest first, with the badge of the same snapshot."""
+
+    notifications: list[Notification]
+    badge: Badge
+
+
+class Written(msgspec.Struct, frozen=True):
+    """What a write changed, and the badge and position that include it."""
+
+    changed: int
+    badge: Badge
+
+
+class Event(msgspec.Struct, frozen=True):
+    """One change in a user's stream (notification_events)."""
+
+    user_id: int
+    seq: int
+    kind: str
+    notification_ids: list[uuid.UUID]
+    unread_count: int
+    created_at: Any
+
+
+class ReplayWindow(msgspec.Struct, frozen=True):
+    """What a socket's hello needs: the badge now, and the oldest change kept for replay."""
+
+    user_id: int
+    unread_count: int
+    position: int
+    oldest: int | None
+
+
+class GroupRows(msgspec.Struct, frozen=True):
+    """The grouped view's rows (dicts of group_notifications.sql) in one snapshot."""
+
+    preferences: Preferences
+    rows: list[dict[str, Any]]
+    badge: Badge
+
+
+class NotificationStore:
+    """Typed reads and writes over the pool; see the module's docstring."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    # ---- reads: one statement each, no transaction (autocommit saves two round trips)
+
+    async def badge(self, user_id: int) -> Badge:
+        return await run(self.pool, partial(_badge, user_id=user_id), transaction=False)
+
+    async def page(self, user_id: int, *, before_seq: int | None, unread_only: bool,
+                   limit: int) -> Page:
+        """Up to `limit` notifications older than `before_seq`; one statement, one snapshot."""
+        async def work(conn: AConn) -> Page:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(sql("list_notifications"), {
+                    "user_id": user_id, "before_seq": NO_CURSOR if before_seq is None else before_seq,
+                    "unread_only": unread_only, "limit": limit,
+                })
+                rows = await cur.fetchall()
+            badge = Badge(int(rows[0]["unread_count"]), int(rows[0]["position"]))
+            page = []
+            for row in rows:
+                if row["id"] is None:  # the empty page's one row: the counter alone
+                    continue
+                del row["unread_count"], row["position"]
+                page.append(notification_from_row(row))
+            return Page(page, badge)
+
+        return await run(self.pool, work, transaction=False)
+
+    async def preferences(self, user_id: int) -> Preferences:
+        return await run(self.pool, partial(_preferences, user_id=user_id), transaction=False)
+
+    async def groups(self, user_id: int, *, window_hours: int, limit: int) -> GroupRows:
+        """The grouped view's rows, its preferences and the badge, in one snapshot."""
+        async def work(conn: AConn) -> GroupRows:
+            await conn.execute(sql("snapshot_repeatable_read"))
+            prefs = await _preferences(conn, user_id)
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(sql("group_notifications"), {
+                    "user_id": user_id, "window_hours": window_hours,
+                    "aggregate": prefs.aggregate_same_type, "limit": limit,
+                })
+                rows = await cur.fetchall()
+            return GroupRows(prefs, rows, await _badge(conn, user_id))
+
+        return await run(self.pool, work)
+
+    async def changes_after(self, users: list[int], after: list[int], per_user: int
+                            ) -> tuple[list[Event], dict[uuid.UUID, tuple[int, Notification]]]:
+        """For many users at once, up to `per_user` changes after a position each (in the
+        order of `users`), and the rows they name: id -> (owner, notification)."""
+        async def work(conn: AConn) -> tuple[list[Event], dict[uuid.UUID, tuple[int, Notification]]]:
+            async with conn.cursor(row_factory=class_row(Event)) as cur:
+                await cur.execute(sql("events_after"), {
+                    "user_ids": users, "after_seqs": after, "per_user_limit": per_user})
+                events = await cur.fetchall()
+            wanted = [i for i in {i for e in events if e.kind in ("created", "updated")
+                                  for i in e.notification_ids}]
+            return events, await _notifications_by_ids(conn, users, wanted)
+
+        return await run(self.pool, work, transaction=False)
+
+    async def replay_windows(self, users: list[int]) -> list[ReplayWindow]:
+        async def work(conn: AConn) -> list[ReplayWindow]:
+            async with conn.cursor(row_factory=class_row(ReplayWindow)) as cur:
+                await cur.execute(sql("replay_window"), {"user_ids": users})
+                return await cur.fetchall()
+
+        return await run(self.pool, work, transaction=False)
+
+    async def user_id_by_sqid(self, sqid: str) -> int | None:
+        async def work(conn: AConn) -> int | None:
+            row = await (await conn.execute(sql("user_id_by_sqid"), {"sqid": sqid})).fetchone()
+            return None if row is None else int(row[0])
+
+        return await run(self.pool, work, transaction=False)
+
+    async def check(self, timeout: float) -> bool:
+        """Whether the database answers, with our tables, within `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout), self.pool.connection() as conn:
+                await conn.execute(sql("health_check"))
+            return True
+        except Exception:
+            return False
+
+    # ---- writes: each in a transaction, then sequenced, so the answer carries its position
+
+    async def mark_read(self, user_id: int, ids: list[uuid.UUID]) -> Written:
+        async def work(conn: AConn) -> int:
+            cur = await conn.execute(sql("mark_read"), {"user_id": user_id, "ids": ids})
+            return max(cur.rowcount, 0)
+
+        return await self._sequenced(user_id, await run(self.pool, work) if ids else 0)
+
+    async def mark_all_read(self, user_id: int, up_to: int | None) -> Written:
+        async def work(conn: AConn) -> int:
+            cur = await conn.execute(sql("mark_all_read"), {"user_id": user_id, "up_to": up_to})
+            return max(cur.rowcount, 0)
+
+        return await self._sequenced(user_id, await run(self.pool, work))
+
+    async def delete(self, user_id: int, notification_id: uuid.UUID) -> bool:
+        async def work(conn: AConn) -> bool:
+            cur = await conn.execute(sql("delete_notification"),
+                                     {"user_id": user_id, "id": notification_id})
+            return cur.rowcount > 0
+
+        deleted = await run(self.pool, work)
+        if deleted:
+            await run(self.pool, _sequence_now)
+        return deleted
+
+    async def update_preferences(self, user_id: int, change: PreferencesUpdate) -> Preferences:
+        """The switches after the change; UnknownUser when the user has no row."""
+        async def work(conn: AConn) -> Preferences:
+            params: dict[str, Any] = {"user_id": user_id, **change.changes()}
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(sql("update_preferences"), params)
+                row = await cur.fetchone()
+            if row is None:
+                raise UnknownUser(user_id)
+            return Preferences(**row)
+
+        return await run(self.pool, work)
+
+    async def _sequenced(self, user_id: int, changed: int) -> Written:
+        """After a committed write: sequence it, then the badge and position that include it.
+
+        One sequencer batch now, so the answer carries the position of the caller's own
+        change (the sequencer's lock makes this safe beside the leader; past a large
+        backlog the change waits for the leader instead)."""
+        async def work(conn: AConn) -> Badge:
+            await _sequence_now(conn)
+            return await _badge(conn, user_id)
+
+        return Written(changed, await run(self.pool, work))
+
+
+async def _badge(conn: AConn, user_id: int) -> Badge:
     """(unread_count, position) of a user; (0, 0) before their first notification."""
-    cur = await conn.execute(sql("user_counter"), {"user_id": user_id})
-    row = await cur.fetchone()
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+    row = await (await conn.execute(sql("user_counter"), {"user_id": user_id})).fetchone()
+    return Badge(0, 0) if row is None else Badge(int(row[0]), int(row[1]))
 
 
-async def sequence_now(conn: AConn) -> None:
-    """Run one sequencer batch now, so a change the caller just committed has its position.
-
-    The REST writes call this after their commit: their answer then carries the
-    position of their own change (the sequencer's lock makes this safe beside
-    the leader; past a large backlog the change waits for the leader instead).
-    """
-    await conn.execute(sql("sequence_batch"), {"max_rows": 5000})
-
-
-async def list_page(conn: AConn, user_id: int, *, before_seq: int | None, unread_only: bool,
-                    limit: int) -> tuple[list[Notification], int, int]:
-    """A page of notifications with (unread_count, position) of the same snapshot."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql("list_notifications"), {
-            "user_id": user_id, "before_seq": NO_CURSOR if before_seq is None else before_seq,
-            "unread_only": unread_only, "limit": limit,
-        })
-        rows = await cur.fetchall()
-    unread, position = int(rows[0]["unread_count"]), int(rows[0]["position"])
-    page = []
-    for row in rows:
-        if row["id"] is None:  # the empty page's one row: the counter alone
-            continue
-        del row["unread_count"], row["position"]
-        page.append(notification_from_row(row))
-    return page, unread, position
-
-
-async def notifications_by_ids(conn: AConn, user_ids: list[int],
-                               ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[int, Notification]]:
-    """id -> (owner, notification) for the ids that still exist and belong to one of user_ids."""
-    if not ids:
-        return {}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql("notifications_by_ids"), {"ids": ids, "user_ids": user_ids})
-        rows = await cur.fetchall()
-    found: dict[uuid.UUID, tuple[int, Notification]] = {}
-    for row in rows:
-        owner = int(row["user_id"])
-        found[row["id"]] = (owner, notification_from_row(row))
-    return found
-
-
-async def mark_read(conn: AConn, user_id: int, ids: list[uuid.UUID]) -> int:
-    cur = await conn.execute(sql("mark_read"), {"user_id": user_id, "ids": ids})
-    return max(cur.rowcount, 0)
-
-
-async def mark_all_read(conn: AConn, user_id: int, up_to: int | None) -> int:
-    cur = await conn.execute(sql("mark_all_read"), {"user_id": user_id, "up_to": up_to})
-    return max(cur.rowcount, 0)
-
-
-async def delete_notification(conn: AConn, user_id: int, notification_id: uuid.UUID) -> bool:
-    cur = await conn.execute(sql("delete_notification"),
-                             {"user_id": user_id, "id": notification_id})
-    return cur.rowcount > 0
-
-
-async def get_preferences(conn: AConn, user_id: int) -> Preferences:
+async def _preferences(conn: AConn, user_id: int) -> Preferences:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql("get_preferences"), {"user_id": user_id})
         row = await cur.fetchone()
     return Preferences() if row is None else Preferences(**row)
 
 
-async def update_preferences(conn: AConn, user_id: int, change: PreferencesUpdate) -> Preferences:
-    params: dict[str, Any] = {"user_id": user_id, **change.changes()}
+async def _sequence_now(conn: AConn) -> None:
+    await conn.execute(sql("sequence_batch"), {"max_rows": 5000})
+
+
+async def _notifications_by_ids(conn: AConn, user_ids: list[int], ids: list[uuid.UUID]
+                                ) -> dict[uuid.UUID, tuple[int, Notification]]:
+    """id -> (owner, notification) for the ids that still exist and belong to one of user_ids."""
+    if not ids:
+        return {}
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(sql("update_preferences"), params)
-        row = await cur.fetchone()
-    if row is None:
-        raise UnknownUser(user_id)
-    return Preferences(**row)
+        await cur.execute(sql("notifications_by_ids"), {"ids": ids, "user_ids": user_ids})
+        rows = await cur.fetchall()
+    return {row["id"]: (int(row["user_id"]), notification_from_row(row)) for row in rows}
 
 
 def _lost_connection(exc: psycopg.OperationalError) -> bool:

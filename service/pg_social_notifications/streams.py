@@ -11,14 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
-
-from pg_social_notifications import store
 from pg_social_notifications.fanout import Hub, Subscriber
 from pg_social_notifications.metrics import Metrics
-from pg_social_notifications.queries import sql
+from pg_social_notifications.store import NotificationStore
 from pg_social_notifications.ws_messages import Hello, Resync
 
 MAX_POSITION_DIGITS = 18  # below 2^63: a larger number is a client error, not a database one
@@ -51,9 +47,9 @@ class Joiner:
     meanwhile), and marked live once its replay is queued.
     """
 
-    def __init__(self, pool: AsyncConnectionPool[Any], hub: Hub, metrics: Metrics, *,
+    def __init__(self, store: NotificationStore, hub: Hub, metrics: Metrics, *,
                  replay_limit: int, queue_limit: int) -> None:
-        self._pool = pool
+        self._store = store
         self._hub = hub
         self._metrics = metrics
         self._replay_limit = replay_limit
@@ -127,13 +123,8 @@ class Joiner:
 
     async def _windows(self, users: list[int]) -> dict[int, tuple[int, int, int | None]]:
         """Per user: unread count and position (for hello), and the oldest kept change."""
-        async def work(conn: store.AConn) -> list[tuple[Any, ...]]:
-            cur = await conn.execute(sql("replay_window"), {"user_ids": users})
-            return await cur.fetchall()
-
-        rows = await store.run(self._pool, work, transaction=False)
-        return {int(r[0]): (int(r[1]), int(r[2]), None if r[3] is None else int(r[3]))
-                for r in rows}
+        return {w.user_id: (w.unread_count, w.position, w.oldest)
+                for w in await self._store.replay_windows(users)}
 
     def _subscriber(self, start: _Start, window: tuple[int, int, int | None]) -> Subscriber:
         """Made, hello (and resync) queued, and added to the hub: no await in between."""
