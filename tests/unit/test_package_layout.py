@@ -22,8 +22,8 @@ def test_the_service_loads_without_the_demo() -> None:
 
 
 def test_every_sql_statement_of_the_service_is_a_named_query() -> None:
-    """No module of the service writes SQL of its own: every statement is a file in
-    db/queries/, loaded by name (queries.sql)."""
+    """No module of the service (or of the demo) writes SQL of its own: every statement
+    is a file in db/queries/, loaded by name (queries.sql)."""
     import ast
     from pathlib import Path
 
@@ -32,9 +32,10 @@ def test_every_sql_statement_of_the_service_is_a_named_query() -> None:
     statement = re.compile(r"^\s*((SELECT|INSERT INTO|UPDATE|DELETE FROM|WITH|SET|CREATE|DROP) "
                            r"|(UN)?LISTEN [a-z_]+\s*$)")
     found = []
-    for path in sorted(Path(pg_social_notifications.__file__).parent.glob("*.py")):
+    packages = Path(pg_social_notifications.__file__).parent.parent  # the service's and the demo's
+    for path in sorted(packages.glob("pg_social_notifications*/*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
                     and statement.match(node.value) and len(node.value.split()) > 1:
-                found.append(f"{path.name}:{node.lineno}: {node.value[:40]!r}")
+                found.append(f"{path.parent.name}/{path.name}:{node.lineno}: {node.value[:40]!r}")
     assert found == []

@@ -1,0 +1,3 @@
+-- demo_delete_comment_blog_post: DEMO ONLY. The host never DELETEs a comment: its author "deletes" it
+-- by keeping the text aside (blog_post).
+UPDATE blog_post_comments SET deleted_by_owner = true, original_body = body, body = %(tombstone)s, updated_at = now() WHERE id = %(source_id)s AND author_id = %(actor_id)s AND NOT deleted_by_owner
