@@ -9,6 +9,8 @@
 //
 // Protocol: docs/WEBSOCKET.md, docs/SSE.md. Endpoints: docs/API.md. Usage: docs/WEB.md.
 
+import { CHANGE_TYPES, CLOSE, MAX_MARK_READ_IDS } from "./notifications-protocol.js";
+
 /** Backoff and liveness defaults (milliseconds), after partysocket's. */
 export const DEFAULTS = Object.freeze({
   initialDelay: 1000, // first retry waits up to this long
@@ -31,22 +33,14 @@ export const FALLBACK_DEFAULTS = Object.freeze({
   retryWebSocket: 180000,
 });
 
-/** Message types that reflect a change at a stream position. */
-export const CHANGE_TYPES = Object.freeze([
-  "notification",
-  "notification_updated",
-  "notification_deleted",
-  "read",
-  "unread",
-]);
+export { CHANGE_TYPES };
 
 const API_PATH = "/api/notifications";
 const WS_PATH = "/api/notifications/ws";
 const STREAM_PATH = "/api/notifications/stream";
 // Close codes the service sends: a socket closed with one of them did open, so
 // WebSockets get through (docs/WEBSOCKET.md, close codes).
-const SERVICE_CLOSES = new Set([1000, 1001, 1011, 1012, 1013]);
-const MARK_READ_BATCH = 500; // the API's limit per mark-read call
+const SERVICE_CLOSES = new Set([1000, 1001, CLOSE.internal, CLOSE.restarting, CLOSE.busy]);
 
 /**
  * Delay before reconnect attempt number `attempt` (0-based): "full jitter",
@@ -94,7 +88,8 @@ function streamUrlFor(baseUrl) {
  * 429 → 4429, 503 → 1013, ...), so `lastClose` and the retry hint work alike on both.
  */
 function closeForStatus(status, detail, retryAfterSeconds) {
-  const code = { 400: 4400, 401: 4401, 403: 4403, 429: 4429, 503: 1013 }[status] ?? 1011;
+  const code = { 400: CLOSE.protocol, 401: CLOSE.auth, 403: CLOSE.origin, 429: CLOSE.tooMany,
+    503: CLOSE.busy }[status] ?? CLOSE.internal;
   let reason = String(detail ?? "");
   const seconds = Number(retryAfterSeconds);
   if (!/retry after \d+ ms/.test(reason) && seconds > 0) reason += `; retry after ${Math.round(seconds * 1000)} ms`;
@@ -343,7 +338,7 @@ export class NotificationsClient {
     this._setTimer("connect", this._config.connectTimeout, () => {
       if (!live()) return;
       this._wsFailures++; // opened or not, no hello: as good as blocked
-      this._lose(4408);
+      this._lose(CLOSE.timeout);
     });
     socket.onopen = () => {
       if (!live()) return;
@@ -376,7 +371,7 @@ export class NotificationsClient {
   /** The service ended the connection with `code` (a socket's close, or the stream's `close`). */
   _closed(code, reason) {
     this._lastClose = { code, reason };
-    this._needFreshToken = code === 4401;
+    this._needFreshToken = code === CLOSE.auth;
     // A busy service (1013), a user over their socket cap (4429) or a draining
     // process (1012) says when to come back.
     const hint = /retry after (\d+) ms/.exec(reason || "");
@@ -630,7 +625,7 @@ export class NotificationsClient {
       return;
     }
     if (this._timer.pong === null) {
-      this._setTimer("pong", this._config.pongTimeout, () => this._lose(4408));
+      this._setTimer("pong", this._config.pongTimeout, () => this._lose(CLOSE.timeout));
     }
   }
 
@@ -868,8 +863,8 @@ export class NotificationsClient {
   async markRead(ids) {
     const unique = [...new Set(ids)];
     let result = { marked: 0, unread_count: this.unreadCount, position: this._shown.position };
-    for (let i = 0; i < unique.length; i += MARK_READ_BATCH) {
-      const answer = await this._request("POST", "/mark-read", { body: unique.slice(i, i + MARK_READ_BATCH) });
+    for (let i = 0; i < unique.length; i += MAX_MARK_READ_IDS) {
+      const answer = await this._request("POST", "/mark-read", { body: unique.slice(i, i + MAX_MARK_READ_IDS) });
       result = { ...answer, marked: result.marked + answer.marked };
     }
     return result;

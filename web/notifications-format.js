@@ -3,6 +3,8 @@
 // textContent only, so whatever a user typed (a handle, a title, a comment)
 // is shown as text and never parsed as HTML.
 
+import { ANONYMOUS } from "./notifications-protocol.js";
+
 /** The badge text: "" at 0 (hidden), "1".."99", then "99+". */
 export function formatBadgeCount(count) {
   if (typeof count !== "number" || !(count > 0)) return "";
@@ -43,7 +45,7 @@ export function describeNotification(n) {
       ? `commented on your ${noun}`
       : `reacted${n.emoji ? ` ${n.emoji}` : ""} to your ${noun}`;
   return {
-    actor: n.actor_handle || "Anonymous",
+    actor: n.actor_handle || ANONYMOUS,
     action,
     title: n.content_title || "",
     preview: n.notification_type === "comment" ? n.comment_preview || "" : null,
@@ -68,7 +70,7 @@ export function joinActors(handles, total) {
  */
 export function describeGroup(g) {
   const noun = contentNoun(g.content_type);
-  const handles = (g.actors || []).map((a) => a.actor_handle || "Anonymous");
+  const handles = (g.actors || []).map((a) => a.actor_handle || ANONYMOUS);
   const emojis = (g.emojis || []).join("");
   const action =
     g.notification_type === "comment"

@@ -20,6 +20,7 @@
 // "off" disables automatic marking), view ("list" | "grouped").
 
 import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
+import { MAX_PAGE_SIZE } from "./notifications-protocol.js";
 import { adoptStyles, clientFor, define, ElementBase, h, THEME_CSS } from "./notifications-shared.js";
 
 const PREFERENCES = [
@@ -336,7 +337,7 @@ export class NotificationsPageElement extends ElementBase {
 
   _pageSize() {
     const size = Number.parseInt(this.getAttribute("page-size") || "20", 10);
-    return Number.isFinite(size) && size >= 1 && size <= 200 ? size : 20;
+    return Number.isFinite(size) && size >= 1 && size <= MAX_PAGE_SIZE ? size : 20;
   }
 
   _updateMore() {

@@ -35,8 +35,8 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
-CLOSE_BUSY = 1013  # RFC 6455 "Try Again Later"
-CLOSE_TOO_MANY = 4429  # this user already has as many sockets as allowed
+from pg_social_notifications.close_codes import CLOSE_BUSY, CLOSE_TOO_MANY
+
 RETRY_MIN_MS, RETRY_MAX_MS = 1000, 5000  # the hint's window where nothing is measured
 RETRY_CAP_MS = 60_000
 PRIOR_RATE = 200.0  # admissions per second assumed before any is measured

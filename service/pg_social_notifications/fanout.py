@@ -19,13 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
+from pg_social_notifications.close_codes import CLOSE_TOO_SLOW
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.store import Event, NotificationStore
 from pg_social_notifications.ws_messages import Resync, ServerMessage, encode, message_for_event
 
 log = logging.getLogger(__name__)
 
-CLOSE_TOO_SLOW = 4409
 
 
 class Subscriber:

@@ -16,6 +16,7 @@ from pg_social_notifications.grouping import list_groups
 from pg_social_notifications.request_bodies import strict_body
 from pg_social_notifications.schemas import (
     MAX_MARK_READ_IDS,
+    MAX_PAGE_SIZE,
     GroupPage,
     MarkAllReadRequest,
     MarkReadResult,
@@ -48,7 +49,7 @@ class NotificationsController(Controller):
     @get("/", summary="List the caller's notifications, newest first")
     async def list_notifications(
         self, caller: Caller, store: NotificationStore,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=64)] = None,
         unread_only: bool = False,
     ) -> NotificationPage:

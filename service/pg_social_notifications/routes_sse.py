@@ -40,9 +40,16 @@ from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from pg_social_notifications import store, streams
-from pg_social_notifications.admission import CLOSE_BUSY, CLOSE_TOO_MANY, Refused, retry_after_ms
+from pg_social_notifications.admission import Refused, retry_after_ms
 from pg_social_notifications.auth import AuthError, Caller, TokenVerifier, bearer_token, provide_caller
-from pg_social_notifications.fanout import CLOSE_TOO_SLOW, Subscriber
+from pg_social_notifications.close_codes import (
+    CLOSE_AUTH,
+    CLOSE_BUSY,
+    CLOSE_INTERNAL,
+    CLOSE_TOO_MANY,
+    CLOSE_TOO_SLOW,
+)
+from pg_social_notifications.fanout import Subscriber
 from pg_social_notifications.http_edges import HEAD_REQUEST
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.schemas import StreamTicket
@@ -52,7 +59,6 @@ from pg_social_notifications.stream_tickets import StreamTickets
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "/api/notifications/stream"
-CLOSE_AUTH = 4401
 FINAL_WRITE_TIMEOUT = 2.0  # a client that does not take its close event in this long is dropped
 WRITE_BATCH = 64  # queued messages joined into one write (a replay is hundreds)
 HEADERS = {
@@ -296,7 +302,7 @@ class EventStream:
             if not writer.started:
                 raise
             log.exception("event stream failed")
-            end = (1011, "internal error")
+            end = (CLOSE_INTERNAL, "internal error")
         finally:
             if sub is not None:
                 state.hub.remove(sub)

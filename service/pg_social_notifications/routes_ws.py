@@ -13,9 +13,18 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from pg_social_notifications import store, streams
-from pg_social_notifications.admission import CLOSE_BUSY, Admission, Refused
+from pg_social_notifications.admission import Admission, Refused
 from pg_social_notifications.auth import AuthError, Caller, TokenVerifier
-from pg_social_notifications.fanout import CLOSE_TOO_SLOW, Hub, Subscriber
+from pg_social_notifications.close_codes import (
+    CLOSE_AUTH,
+    CLOSE_BUSY,
+    CLOSE_IDLE,
+    CLOSE_INTERNAL,
+    CLOSE_ORIGIN,
+    CLOSE_PROTOCOL,
+    CLOSE_TOO_SLOW,
+)
+from pg_social_notifications.fanout import Hub, Subscriber
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.settings import Settings
 from pg_social_notifications.ws_messages import CLIENT_DECODER, Auth, Error, Ping, Pong
@@ -27,7 +36,6 @@ SUBPROTOCOL = "notifications.v1"
 BEARER_PREFIX = "bearer."
 AUTH_TIMEOUT = 3.0  # from the upgrade to a valid first message
 MAX_CLIENT_MESSAGE = 4096
-CLOSE_PROTOCOL, CLOSE_AUTH, CLOSE_ORIGIN, CLOSE_IDLE = 4400, 4401, 4403, 4408
 
 
 class CloseSocket(Exception):
@@ -250,7 +258,7 @@ async def notifications_socket(socket: WebSocket[Any, Any, Any]) -> None:
         await _close(socket, CLOSE_BUSY, "database unavailable")
     except Exception:
         log.exception("WebSocket handler failed")
-        await _close(socket, 1011, "internal error")
+        await _close(socket, CLOSE_INTERNAL, "internal error")
     finally:
         if sub is not None:
             hub.remove(sub)

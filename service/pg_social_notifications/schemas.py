@@ -10,6 +10,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 MAX_MARK_READ_IDS = 500
+MAX_PAGE_SIZE = 200  # the largest `limit` of a list page
 MAX_POSITION = 2**63 - 1  # bigint: anything larger is a client error, not a database one
 
 NotificationIds = Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_MARK_READ_IDS)]

@@ -91,6 +91,10 @@ def encode(message: ServerMessage) -> str:
     return _ENCODER.encode(message).decode()
 
 
+# The messages that carry a change at a stream position (after hello): the web client
+# applies exactly these in order (CHANGE_TYPES in web/notifications-protocol.js).
+CHANGE_MESSAGES = (NotificationCreated, NotificationUpdated, NotificationDeleted, Read, Unread)
+
 _CHANGE_TYPES: dict[str, type[NotificationDeleted | Read | Unread]] = {
     "deleted": NotificationDeleted, "read": Read, "unread": Unread,
 }

@@ -28,6 +28,8 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
+from pg_social_notifications.close_codes import CLOSE_RESTARTING
+
 # The scope extension carrying how long the upgrade request sat in the kernel before
 # this process read it (seconds): admission counts its wait from the request's arrival.
 WAITED = "notifications.waited"
@@ -177,7 +179,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.transport.is_closing() or self.close_sent:
             return
         hint = random.randint(0, RESTART_HINT_MS)
-        self.queue.put_nowait({"type": "websocket.disconnect", "code": 1012})
-        self.conn.send_close(1012, f"service restarting; retry after {hint} ms")
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": CLOSE_RESTARTING})
+        self.conn.send_close(CLOSE_RESTARTING, f"service restarting; retry after {hint} ms")
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.transport.close()

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from pg_social_notifications.admission import CLOSE_BUSY, RETRY_MIN_MS, Admission, Refused
+from pg_social_notifications.admission import RETRY_MIN_MS, Admission, Refused
+from pg_social_notifications.close_codes import CLOSE_BUSY
 
 HINT = re.compile(r"retry after (\d+) ms")
 
