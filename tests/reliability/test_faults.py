@@ -66,7 +66,9 @@ async def kill_listener(conn: psycopg.Connection[Any], timeout: float = 10.0) ->
         row = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                            " WHERE application_name = 'notifications-listener'"
                            " AND datname = current_database()"
-                           " AND (query ILIKE 'LISTEN%' OR query = 'SELECT 1')").fetchone()
+                           # up: its last statement was the LISTEN, or the idle probe after it
+                           " AND (query LIKE '%LISTEN notifications_v2%'"
+                           "      OR query LIKE '-- health_check:%')").fetchone()
         if row and row[0] or asyncio.get_running_loop().time() > deadline:
             return int(row[0]) if row else 0
         await asyncio.sleep(0.05)
