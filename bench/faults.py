@@ -33,9 +33,8 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_database
-from pg_social_notifications.consistency import find_drift
-from pg_social_notifications.embedded_db import EmbeddedPostgres
-from tests.reliability.stream import (
+from devkit.servers import RunningService, running_service
+from devkit.stream import (
     StreamClient,
     WriterStats,
     cancel_all,
@@ -45,7 +44,8 @@ from tests.reliability.stream import (
     rest_marker,
     verify_against_database,
 )
-from tests.servers import RunningService, running_service
+from pg_social_notifications.consistency import find_drift
+from pg_social_notifications.embedded_db import EmbeddedPostgres
 
 FAULTS = ("listener", "service", "clients", "postgres")
 

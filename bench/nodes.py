@@ -3,7 +3,7 @@ killed under load.
 
 Three `notifications serve` processes, each on its own port as three hosts
 would run them, behind Debian's HAProxy in TCP mode (`balance leastconn`,
-health checks on `/health/ready`; tests/haproxy.py writes the config, the
+health checks on `/health/ready`; devkit/haproxy.py writes the config, the
 one in docs/haproxy.cfg with faster checks). The clients (bench/ws_clients.py,
 one socket per user, the web client's backoff and `since`) know only the
 balancer's address. Then:
@@ -59,7 +59,7 @@ from bench.common import (
 from bench.common import SIZES as SIZE_NAMES
 from bench.service_process import ServiceProcess
 from bench.ws_fleet import Commit, Fleet, Writer, seed
-from tests.haproxy import LoadBalancer, find_haproxy
+from devkit.haproxy import LoadBalancer, find_haproxy
 
 NODES = ("n1", "n2", "n3")
 # name, optional labels, value (the labels may change; the names stay)

@@ -9,7 +9,7 @@ RSS is sampled every second. Afterwards:
 
 - every counter and replay log is exact (`service.consistency.find_drift` is empty);
 - every client holds exactly its user's committed notifications, none shown twice
-  (`tests.reliability.stream.verify_against_database`);
+  (`devkit.stream.verify_against_database`);
 - no REST call got a 5xx;
 - the service's RSS at the end is within `--rss-bound-mib` of the RSS after warm-up,
   and (runs of 2 minutes or more) grows by at most a quarter of that in the second half.
@@ -39,8 +39,8 @@ import psutil
 import psycopg
 
 from bench.common import bench_database
-from pg_social_notifications.consistency import find_drift
-from tests.reliability.stream import (
+from devkit.servers import RunningService, running_service
+from devkit.stream import (
     StreamClient,
     WriterStats,
     cancel_all,
@@ -50,7 +50,7 @@ from tests.reliability.stream import (
     rest_marker,
     verify_against_database,
 )
-from tests.servers import RunningService, running_service
+from pg_social_notifications.consistency import find_drift
 
 MIB = 2**20
 

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from bench import api, dataset, deploy, nodes, reconnect, write_path, ws
+from devkit.haproxy import haproxy_or_skip
 from pg_social_notifications.consistency import find_drift
-from tests.haproxy import haproxy_or_skip
 
 
 def _report(out: Path, name: str) -> dict:  # type: ignore[type-arg]

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
+from devkit.servers import RunningService, running_service
 from tests.browser.helpers import DESKTOP
-from tests.servers import RunningService, running_service
 
 CHROMIUM = os.environ.get("NOTIFICATIONS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

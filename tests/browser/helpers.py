@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from playwright.sync_api import BrowserContext, Page, ViewportSize
 
-from tests.servers import RunningService
+from devkit.servers import RunningService
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE: ViewportSize = {"width": 390, "height": 844}

@@ -23,11 +23,11 @@ import pytest
 from playwright.sync_api import BrowserContext, Page
 from websockets.sync.client import connect as ws_connect
 
-from tests.hostdata import add_post, add_user, comment
-from tests.netproxy import FaultProxy
-from tests.scrape import metric
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
+from devkit.hostdata import add_post, add_user, comment
+from devkit.netproxy import FaultProxy
+from devkit.scrape import metric
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 
 pytestmark = pytest.mark.timeout(180)
 

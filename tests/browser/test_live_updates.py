@@ -7,6 +7,8 @@ from typing import Any
 import psycopg
 from playwright.sync_api import BrowserContext
 
+from devkit.hostdata import comment, react, unread_state
+from devkit.servers import RunningService
 from tests.browser.helpers import (
     badge_text,
     open_as,
@@ -16,8 +18,6 @@ from tests.browser.helpers import (
     wait_for_badge,
     wait_until_live,
 )
-from tests.hostdata import comment, react, unread_state
-from tests.servers import RunningService
 
 PAGE_LIST = "() => document.querySelector('notifications-page').getAttribute('state')"
 SHADOW = "document.querySelector('notifications-page').shadowRoot"

@@ -9,10 +9,10 @@ import httpx
 import psycopg
 from playwright.sync_api import BrowserContext, Page
 
+from devkit.hostdata import add_post, add_user, comment, react, unread_state
+from devkit.netproxy import proxied
+from devkit.servers import RunningService, running_service
 from tests.browser.helpers import open_as, page_items, post_id, user_id, wait_for_badge, wait_until_live
-from tests.hostdata import add_post, add_user, comment, react, unread_state
-from tests.netproxy import proxied
-from tests.servers import RunningService, running_service
 
 SHADOW = "document.querySelector('notifications-page').shadowRoot"
 STATE = "document.querySelector('notifications-page').getAttribute('state')"

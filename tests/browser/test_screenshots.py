@@ -10,10 +10,10 @@ import httpx
 import psycopg
 from playwright.sync_api import Browser
 
+from devkit.hostdata import comment, comment_blog, react, react_blog
+from devkit.servers import RunningService
+from devkit.tokens import make_token
 from tests.browser.helpers import DESKTOP, PHONE, post_id, user_id, wait_for_badge, wait_until_live
-from tests.hostdata import comment, comment_blog, react, react_blog
-from tests.servers import RunningService
-from tests.tokens import make_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # An ignored folder by default, so the test run leaves the checkout clean; to refresh the

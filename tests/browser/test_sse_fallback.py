@@ -1,5 +1,5 @@
 """The web client's fallback to Server-Sent Events in a real Chromium, with WebSockets truly
-blocked: the page goes through a proxy (tests/netproxy.py, WebSocketGate) that answers
+blocked: the page goes through a proxy (devkit/netproxy.py, WebSocketGate) that answers
 every WebSocket upgrade with HTTP 403, as some corporate proxies do, and passes every
 other request, the event stream included.
 """
@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from playwright.sync_api import BrowserContext, Page
 
-from tests import scrape
+from devkit import scrape
+from devkit.hostdata import add_post, add_user, comment
+from devkit.netproxy import WebSocketGate
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.browser.helpers import page_items, post_id, user_id, wait_until_live
-from tests.hostdata import add_post, add_user, comment
-from tests.netproxy import WebSocketGate
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from devkit.hostdata import add_post, add_user, comment, react
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.fuzz.profile import fuzz
-from tests.hostdata import add_post, add_user, comment, react
 from tests.integration.service_fixtures import shared_database_url
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 __all__ = ["shared_database_url"]
 pytestmark = pytest.mark.timeout(180)

@@ -26,12 +26,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
+from devkit.hostdata import sequence, wait_until_sequenced
+from devkit.servers import RunningService
+from devkit.tokens import make_token
 from tests.fuzz.hostile import hostile_text, storable
 from tests.fuzz.profile import fuzz
-from tests.hostdata import sequence, wait_until_sequenced
 from tests.integration.service_fixtures import service, shared_database_url
-from tests.servers import RunningService
-from tests.tokens import make_token
 
 __all__ = ["service", "shared_database_url"]
 Conn = psycopg.Connection[Any]

@@ -20,12 +20,12 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
+from devkit.hostdata import add_post, add_user, react
+from devkit.servers import RunningService
+from devkit.tokens import make_token
 from tests.fuzz.hostile import NASTY, hostile_text
 from tests.fuzz.profile import fuzz
-from tests.hostdata import add_post, add_user, react
 from tests.integration.service_fixtures import service, shared_database_url
-from tests.servers import RunningService
-from tests.tokens import make_token
 
 __all__ = ["service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(240)

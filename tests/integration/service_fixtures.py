@@ -13,9 +13,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from devkit.hostdata import add_user
+from devkit.servers import RunningService, running_service
 from tests.conftest import PgServer
-from tests.hostdata import add_user
-from tests.servers import RunningService, running_service
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.hostdata import (
+from devkit.hostdata import (
     add_blog_post,
     add_post,
     add_user,

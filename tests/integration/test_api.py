@@ -15,11 +15,11 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, react, wait_until_sequenced
+from devkit.hostdata import add_post, react, wait_until_sequenced
+from devkit.scrape import scrape
+from devkit.servers import RunningService
+from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
-from tests.scrape import scrape
-from tests.servers import RunningService
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(60)

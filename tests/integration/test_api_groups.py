@@ -8,10 +8,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_blog_post, add_post, comment, react, react_blog, wait_until_sequenced
+from devkit.hostdata import add_blog_post, add_post, comment, react, react_blog, wait_until_sequenced
+from devkit.servers import RunningService
+from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
-from tests.servers import RunningService
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(60)

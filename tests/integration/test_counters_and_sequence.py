@@ -13,9 +13,9 @@ from typing import Any
 
 import psycopg
 
+from devkit.hostdata import add_post, add_user, react, sequence, unread_state
 from pg_social_notifications.consistency import find_drift
 from pg_social_notifications.queries import sql
-from tests.hostdata import add_post, add_user, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]
 

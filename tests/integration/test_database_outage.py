@@ -18,11 +18,11 @@ import psycopg
 import pytest
 import websockets
 
-from tests.hostdata import add_post, add_user, react, wait_until_sequenced
+from devkit.hostdata import add_post, add_user, react, wait_until_sequenced
+from devkit.netproxy import proxied
+from devkit.servers import running_service
+from devkit.tokens import make_token
 from tests.integration.ws_client import connect, recv_json
-from tests.netproxy import proxied
-from tests.servers import running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from tests.hostdata import add_post, add_user, comment, react, sequence
+from devkit.hostdata import add_post, add_user, comment, react, sequence
 
 Conn = psycopg.Connection[Any]
 

@@ -17,12 +17,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from devkit.hostdata import add_post, add_user, comment, react, sequence, unread_state
 from pg_social_notifications import migrations
 from pg_social_notifications.consistency import find_drift
 from pg_social_notifications.queries import sql
 from pg_social_notifications.retention import run_cleanup
 from tests.conftest import PgServer
-from tests.hostdata import add_post, add_user, comment, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]
 

@@ -15,11 +15,11 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, add_user, react, wait_until_sequenced
+from devkit.hostdata import add_post, add_user, react, wait_until_sequenced
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import close_code, connect, recv_json
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(90)

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
+from devkit.scrape import families
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
-from tests.scrape import families
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(60)

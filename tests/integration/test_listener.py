@@ -14,12 +14,12 @@ import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection
 
+from devkit.hostdata import add_post, add_user
+from devkit.scrape import metric
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.conftest import PgServer
-from tests.hostdata import add_post, add_user
 from tests.integration.ws_client import connect, recv_json
-from tests.scrape import metric
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -21,12 +21,12 @@ import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from websockets.asyncio.client import ClientConnection
 
+from devkit.hostdata import add_post, add_user, react
+from devkit.scrape import scrape
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from pg_social_notifications.metrics import MULTIPROC_ENV
-from tests.hostdata import add_post, add_user, react
 from tests.integration.ws_client import connect, recv_json
-from tests.scrape import scrape
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
 MAX_SOCKETS = 30  # under the per-user cap (32 per process) even if one worker takes all

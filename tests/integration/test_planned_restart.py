@@ -23,9 +23,9 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_post, add_user, react
-from tests.servers import running_service
-from tests.tokens import make_token
+from devkit.hostdata import add_post, add_user, react
+from devkit.servers import running_service
+from devkit.tokens import make_token
 
 pytestmark = pytest.mark.timeout(180)
 HINT = re.compile(r"retry after (\d+) ms")

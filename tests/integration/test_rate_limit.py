@@ -13,8 +13,8 @@ from typing import Any
 
 import psycopg
 
+from devkit.hostdata import add_post, add_user, comment, react, sequence, unread_state
 from pg_social_notifications.retention import run_cleanup
-from tests.hostdata import add_post, add_user, comment, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]
 

@@ -15,9 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from devkit.hostdata import add_post, add_user, react, sequence, unread_state
 from pg_social_notifications.consistency import find_drift
 from pg_social_notifications.retention import RETENTION_LOCK_KEY, run_cleanup
-from tests.hostdata import add_post, add_user, react, sequence, unread_state
 
 Conn = psycopg.Connection[Any]
 

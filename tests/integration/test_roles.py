@@ -24,11 +24,11 @@ import psycopg
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
+from devkit.hostdata import add_post, add_user, comment, react, unread_state, wait_until_sequenced
+from devkit.servers import REPO_ROOT, running_service
+from devkit.tokens import make_token
 from pg_social_notifications import migrations
 from tests.conftest import PgServer
-from tests.hostdata import add_post, add_user, comment, react, unread_state, wait_until_sequenced
-from tests.servers import REPO_ROOT, running_service
-from tests.tokens import make_token
 
 DBA_MD = Path(__file__).resolve().parents[2] / "docs" / "DBA.md"
 ROLES = ("host_app", "notifications_migrator", "notifications_service")

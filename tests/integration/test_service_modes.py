@@ -10,11 +10,11 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, add_user, react
+from devkit.hostdata import add_post, add_user, react
+from devkit.scrape import metric
+from devkit.servers import running_service
+from devkit.tokens import make_token
 from tests.integration.ws_client import connect, recv_json
-from tests.scrape import metric
-from tests.servers import running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -13,10 +13,10 @@ import httpx
 import psycopg
 import websockets
 
-from tests.hostdata import add_post, add_user, react
-from tests.scrape import scrape
-from tests.servers import REPO_ROOT, running_service
-from tests.tokens import make_token
+from devkit.hostdata import add_post, add_user, react
+from devkit.scrape import scrape
+from devkit.servers import REPO_ROOT, running_service
+from devkit.tokens import make_token
 
 
 async def test_reaction_insert_arrives_over_websocket(database_url: str,

@@ -9,8 +9,8 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from devkit.hostdata import add_user
 from pg_social_notifications import store
-from tests.hostdata import add_user
 
 pytestmark = pytest.mark.timeout(60)
 

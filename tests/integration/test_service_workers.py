@@ -9,11 +9,11 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import add_post, add_user, react
+from devkit.hostdata import add_post, add_user, react
+from devkit.servers import running_service
+from devkit.tokens import make_token
 from tests.integration.test_listener import listener_backends
 from tests.integration.ws_client import connect, no_message, recv_json
-from tests.servers import running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
 

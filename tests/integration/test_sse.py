@@ -18,16 +18,16 @@ import httpx
 import psycopg
 import pytest
 
+from devkit import scrape
+from devkit.hostdata import add_post, react, wait_until_sequenced
+from devkit.netproxy import FaultProxy
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from pg_social_notifications.auth import Caller
 from pg_social_notifications.stream_tickets import StreamTickets
-from tests import scrape
-from tests.hostdata import add_post, react, wait_until_sequenced
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.sse_client import EventReader, open_stream, stream_url, ticket_for
 from tests.integration.ws_client import connect
-from tests.netproxy import FaultProxy
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(90)

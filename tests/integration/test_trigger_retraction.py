@@ -11,8 +11,7 @@ from typing import Any
 
 import psycopg
 
-from pg_social_notifications.retention import run_cleanup
-from tests.hostdata import (
+from devkit.hostdata import (
     add_blog_post,
     add_post,
     add_user,
@@ -23,6 +22,7 @@ from tests.hostdata import (
     sequence,
     unread_state,
 )
+from pg_social_notifications.retention import run_cleanup
 
 Conn = psycopg.Connection[Any]
 

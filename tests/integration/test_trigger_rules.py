@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.hostdata import add_blog_post, add_post, add_user, comment, comment_blog, react, react_blog
+from devkit.hostdata import add_blog_post, add_post, add_user, comment, comment_blog, react, react_blog
 
 Conn = psycopg.Connection[Any]
 

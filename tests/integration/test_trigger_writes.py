@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from tests.hostdata import (
+from devkit.hostdata import (
     add_blog_post,
     add_post,
     add_user,

@@ -22,11 +22,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_post, add_user, comment, sequence
+from devkit.hostdata import add_post, add_user, comment, sequence
+from devkit.scrape import metric
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.integration.ws_client import close_code, recv_json
-from tests.scrape import metric
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(180)
 RETRY_HINT = re.compile(r"retry after (\d+) ms")

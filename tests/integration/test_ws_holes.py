@@ -13,12 +13,12 @@ from typing import Any
 
 import psycopg
 
-from tests.hostdata import add_post, react, wait_until_sequenced
+from devkit.hostdata import add_post, react, wait_until_sequenced
+from devkit.scrape import metric
+from devkit.servers import RunningService
+from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import connect, recv_json
-from tests.scrape import metric
-from tests.servers import RunningService
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 LATER_CHANGES = 600  # more than one page (500) of the delivery loop

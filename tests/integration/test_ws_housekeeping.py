@@ -15,11 +15,11 @@ import psycopg
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_post, add_user, comment
+from devkit.hostdata import add_post, add_user, comment
+from devkit.scrape import scrape
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.integration.ws_client import close_code, connect, recv_json
-from tests.scrape import scrape
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -16,11 +16,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from devkit.hostdata import add_blog_post, add_post, add_user, comment, react
 from pg_social_notifications import migrations
 from pg_social_notifications.embedded_db import POSTGRES_BIN_PATH
 from pg_social_notifications.paths import MIGRATIONS_DIR, TRIGGERS_DIR
 from tests.conftest import PgServer
-from tests.hostdata import add_blog_post, add_post, add_user, comment, react
 
 HOST_TABLES = ["users", "posts", "blog_posts", "reactions", "blog_post_reactions", "comments",
                "blog_post_comments", "user_blocks"]

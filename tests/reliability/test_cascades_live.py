@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.reliability.stream import (
+from devkit.servers import running_service
+from devkit.stream import (
     StreamClient,
     cancel_all,
     catch_up,
@@ -17,7 +18,6 @@ from tests.reliability.stream import (
     verify_against_database,
 )
 from tests.reliability.test_faults import log_on_failure
-from tests.servers import running_service
 
 pytestmark = pytest.mark.timeout(90)
 

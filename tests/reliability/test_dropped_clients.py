@@ -13,8 +13,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.hostdata import wait_until_sequenced
-from tests.reliability.stream import (
+from devkit.hostdata import wait_until_sequenced
+from devkit.servers import RunningService, running_service
+from devkit.stream import (
     StreamClient,
     WriterStats,
     cancel_all,
@@ -25,9 +26,8 @@ from tests.reliability.stream import (
     make_world,
     verify_against_database,
 )
+from devkit.tokens import make_token
 from tests.reliability.test_faults import log_on_failure, metric
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
 

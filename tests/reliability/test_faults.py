@@ -21,9 +21,9 @@ import psutil
 import psycopg
 import pytest
 
-from tests import scrape
-from tests.conftest import PgServer
-from tests.reliability.stream import (
+from devkit import scrape
+from devkit.servers import RunningService, running_service
+from devkit.stream import (
     StreamClient,
     WriterStats,
     cancel_all,
@@ -35,7 +35,7 @@ from tests.reliability.stream import (
     rest_marker,
     verify_against_database,
 )
-from tests.servers import RunningService, running_service
+from tests.conftest import PgServer
 
 pytestmark = pytest.mark.timeout(120)
 # Floors for a few seconds of two host writers (each does hundreds a second when idle).
@@ -140,7 +140,7 @@ async def test_first_rest_requests_after_postgres_restart_succeed(
     conn.execute("INSERT INTO reactions (post_id, user_id, emoji) VALUES (%s, %s, 'x')",
                  (world.posts[world.owners[0]], world.actors[0]))
     with running_service(database_url, env={"NOTIFICATIONS_POOL_MIN_SIZE": "4"}) as svc, log_on_failure(svc):
-        from tests.tokens import make_token
+        from devkit.tokens import make_token
 
         headers = {"Authorization": f"Bearer {make_token(world.owners[0], svc.secret)}"}
         url = svc.base_url + "/api/notifications/"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.servers import REPO_ROOT
+from devkit.servers import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "RELIABILITY.md"
 REFERENCE = re.compile(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`")

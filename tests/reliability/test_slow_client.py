@@ -10,17 +10,17 @@ import psutil
 import psycopg
 import pytest
 
-from tests.reliability.stream import (
+from devkit.servers import running_service
+from devkit.stream import (
     StreamClient,
     cancel_all,
     catch_up,
     make_world,
     verify_against_database,
 )
+from devkit.tokens import make_token
 from tests.reliability.test_dropped_clients import handshake, reset
 from tests.reliability.test_faults import log_on_failure, metric
-from tests.servers import running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
 ROUNDS, PER_ROUND = 40, 500

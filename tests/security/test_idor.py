@@ -17,10 +17,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_post, add_user, comment, react, wait_until_sequenced
+from devkit.hostdata import add_post, add_user, comment, react, wait_until_sequenced
+from devkit.servers import RunningService, running_service
+from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, service, shared_database_url
-from tests.servers import RunningService, running_service
-from tests.tokens import make_token
 
 __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(90)

@@ -14,11 +14,11 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from tests.hostdata import add_post, add_user, react, wait_until_sequenced
-from tests.reliability.stream import StreamClient, cancel_all, catch_up, verify_against_database
+from devkit.hostdata import add_post, add_user, react, wait_until_sequenced
+from devkit.servers import running_service
+from devkit.stream import StreamClient, cancel_all, catch_up, verify_against_database
+from devkit.tokens import make_token
 from tests.reliability.test_dropped_clients import handshake, masked_frame_head, reset
-from tests.servers import running_service
-from tests.tokens import make_token
 
 pytestmark = pytest.mark.timeout(120)
 API = "/api/notifications"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from tests.servers import REPO_ROOT
+from devkit.servers import REPO_ROOT
 
 WEB = REPO_ROOT / "web"
 # Ways a string becomes markup or code in a browser.

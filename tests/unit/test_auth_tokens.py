@@ -10,8 +10,8 @@ import jwt
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from devkit.tokens import make_token
 from pg_social_notifications.auth import AuthError, TokenVerifier, bearer_token
-from tests.tokens import make_token
 
 # Tokens in the parameter lists are built when the module is collected, minutes before
 # a full suite runs them: their times must stay valid (or not) for far longer.

@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.parser import text_fd_to_metric_families
 
+from devkit.scrape import samples
 from pg_social_notifications.close_codes import CLOSE_TOO_SLOW
 from pg_social_notifications.cursor import CursorError, decode_cursor, encode_cursor
 from pg_social_notifications.fanout import Subscriber
@@ -24,7 +25,6 @@ from pg_social_notifications.logging_setup import ScrubSecrets, scrub
 from pg_social_notifications.metrics import MULTIPROC_ENV, Metrics, multiprocess_directory
 from pg_social_notifications.schemas import Notification
 from pg_social_notifications.ws_messages import CLIENT_DECODER, Auth, Ping, message_for_event
-from tests.scrape import samples
 
 
 def sample(nid: uuid.UUID) -> Notification:

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import psycopg
 
-from tests.hostdata import react
-from tests.servers import running_service
+from devkit.hostdata import react
+from devkit.servers import running_service
 
 
 def _ids(conn: psycopg.Connection[Any]) -> tuple[int, int, int]:

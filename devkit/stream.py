@@ -32,8 +32,8 @@ import psycopg
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from tests.hostdata import wait_until_sequenced
-from tests.tokens import make_token
+from devkit.hostdata import wait_until_sequenced
+from devkit.tokens import make_token
 
 RECONNECT_ERRORS = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, EOFError)
 
