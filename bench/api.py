@@ -35,7 +35,8 @@ from bench.common import (
     phase,
 )
 from bench.httpload import LoadResult, Request, fetch, run_load
-from bench.service_process import ServiceProcess, make_token
+from devkit.servers import SECRET, ServiceProcess
+from devkit.tokens import make_token
 from pg_social_notifications.paths import QUERIES_DIR
 
 BASE = "/api/notifications"
@@ -89,7 +90,7 @@ class Workload:
     def token(self, user_id: int) -> str:
         tok = self.tokens.get(user_id)
         if tok is None:
-            tok = self.tokens[user_id] = make_token(user_id)
+            tok = self.tokens[user_id] = make_token(user_id, SECRET, ttl=6 * 3600)
         return tok
 
     def random_user(self) -> int:
@@ -193,7 +194,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
             unread_of: dict[int, int] = {
                 int(u): int(n) for u, n in conn.execute(UNREAD_OF, {"u": mark_all})}
 
-        service = ServiceProcess(db.url, Path(tmp) / "pg_social_notifications.log")
+        service = ServiceProcess(db.url, Path(tmp) / "service.log", log_level="warning")
         phase("starting the service (one process)")
         service.start()
         try:
@@ -243,7 +244,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
         finally:
             service.stop()
         # The same service with two worker processes, one per core.
-        two = ServiceProcess(db.url, Path(tmp) / "service-2.log", workers=2)
+        two = ServiceProcess(db.url, Path(tmp) / "service-2.log", workers=2, log_level="warning")
         phase("the read endpoints again with `serve --workers 2`")
         two.start()
         try:

@@ -33,8 +33,8 @@ from bench.common import (
     percentile,
     phase,
 )
-from bench.service_process import ServiceProcess
 from bench.ws_fleet import Fleet, Writer, seed
+from devkit.servers import ServiceProcess
 
 P99_TARGET = 1.0  # seconds, issue 11
 
@@ -65,8 +65,9 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         report.meta["postgres"] = db.server_settings()
         load = MachineLoad(db)
         seed(db.url, size.users)
-        old = ServiceProcess(db.url, Path(tmp) / "old.log", env=env)
-        new = ServiceProcess(db.url, Path(tmp) / "new.log", port=old.port, env=env)
+        old = ServiceProcess(db.url, Path(tmp) / "old.log", env=env, log_level="warning")
+        new = ServiceProcess(db.url, Path(tmp) / "new.log", port=old.port, env=env,
+                             log_level="warning")
         phase(f"starting the service; {size.users:,} sockets")
         old.start()
         fleet = Fleet(old.ws_url, size.users, size.processes, reconnect=True,

@@ -33,7 +33,7 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_database
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.stream import (
     StreamClient,
     WriterStats,
@@ -58,7 +58,7 @@ def kill_listeners(database_url: str) -> int:
     return int(row[0]) if row else 0
 
 
-async def inject(fault: str, database_url: str, services: list[RunningService],
+async def inject(fault: str, database_url: str, services: list[ServiceProcess],
                  clients: list[StreamClient], server: EmbeddedPostgres | None,
                  round_: int) -> None:
     if fault == "listener":

@@ -57,9 +57,9 @@ from bench.common import (
     phase,
 )
 from bench.common import SIZES as SIZE_NAMES
-from bench.service_process import ServiceProcess
 from bench.ws_fleet import Commit, Fleet, Writer, seed
 from devkit.haproxy import LoadBalancer, find_haproxy
+from devkit.servers import ServiceProcess
 
 NODES = ("n1", "n2", "n3")
 # name, optional labels, value (the labels may change; the names stay)
@@ -418,7 +418,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
         load = MachineLoad(db)
         phase(f"seeding {size.users:,} users with one post each")
         seed(db.url, size.users)
-        nodes = {n: ServiceProcess(db.url, Path(tmp) / f"{n}.log", env=NODE_ENV)
+        nodes = {n: ServiceProcess(db.url, Path(tmp) / f"{n}.log", env=NODE_ENV, log_level="warning")
                  for n in NODES}
         lb = LoadBalancer(binary, [(n, s.port) for n, s in nodes.items()], Path(tmp) / "lb",
                           maxconn=size.users + 500)

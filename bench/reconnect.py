@@ -36,8 +36,8 @@ from bench.common import (
     phase,
     summarize_profile,
 )
-from bench.service_process import ServiceProcess
 from bench.ws_fleet import Commit, Fleet, Writer, seed
+from devkit.servers import ServiceProcess
 
 WEB_CLIENT_TIMEOUT = 4.0  # web/notifications-client.js connectTimeout
 TARGET_SECONDS = 15.0  # issue 11: every socket back and complete
@@ -113,7 +113,7 @@ class Storm:
 def storm(url: str, size: StormSize, connect_timeout: float, workdir: Path,
           profile_path: Path) -> Storm:
     """Connect everyone, restart the service under them, wait until all are complete."""
-    service = ServiceProcess(url, workdir / f"service-{connect_timeout:g}.log")
+    service = ServiceProcess(url, workdir / f"service-{connect_timeout:g}.log", log_level="warning")
     phase(f"starting the service; clients give up a connect after {connect_timeout:g} s")
     service.start()
     fleet: Fleet | None = None

@@ -39,7 +39,7 @@ import psutil
 import psycopg
 
 from bench.common import bench_database
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.stream import (
     StreamClient,
     WriterStats,
@@ -97,7 +97,7 @@ class SoakResult:
         return found
 
 
-def service_rss(svc: RunningService) -> int:
+def service_rss(svc: ServiceProcess) -> int:
     """Resident memory of the service: the process and its workers, if any."""
     assert svc.process is not None
     root = psutil.Process(svc.process.pid)

@@ -35,8 +35,8 @@ from bench.common import (
     parse_args,
     phase,
 )
-from bench.service_process import ServiceProcess
 from bench.ws_fleet import Commit, Fleet, Writer, seed
+from devkit.servers import ServiceProcess
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def measure_delivery(url: str, fleet: Fleet, service: ServiceProcess, users: int
 
 def rss_per_connection_without_deflate(url: str, size: WsSize, log: Path) -> float:
     """The same sockets, on a fresh process, with permessage-deflate not negotiated."""
-    service = ServiceProcess(url, log)
+    service = ServiceProcess(url, log, log_level="warning")
     service.start()
     fleet: Fleet | None = None
     try:
@@ -187,7 +187,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         load = MachineLoad(db)
         phase(f"seeding {size.users:,} users with one post each")
         seed(db.url, size.users)
-        service = ServiceProcess(db.url, Path(tmp) / "pg_social_notifications.log", workers=size.workers)
+        service = ServiceProcess(db.url, Path(tmp) / "service.log", workers=size.workers,
+                                 log_level="warning")
         phase(f"starting the service ({processes})")
         service.start()
         fleet: Fleet | None = None

@@ -32,7 +32,8 @@ from typing import Any
 import msgspec
 
 from bench import lean_ws
-from bench.service_process import make_token, raise_open_files
+from devkit.servers import SECRET, raise_open_files
+from devkit.tokens import make_token
 
 PING_EVERY = 25.0
 CONNECT_TIMEOUT = 4.0  # as web/notifications-client.js
@@ -83,7 +84,7 @@ class ClientProcess:
     async def run_socket(self, state: SocketState, gate: asyncio.Semaphore | None) -> None:
         attempt = 0
         lost_at = 0.0
-        token = make_token(state.user_id)
+        token = make_token(state.user_id, SECRET, ttl=6 * 3600)
         while not self.stopping:
             url = self.ws_url
             if self.auth == "query":

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from tests.browser.helpers import DESKTOP
 
 CHROMIUM = os.environ.get("NOTIFICATIONS_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -55,7 +55,7 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def demo(database_url: str) -> Iterator[RunningService]:
+def demo(database_url: str) -> Iterator[ServiceProcess]:
     """`notifications serve --demo` on this test's own database (seeds alice, bob, carol, ...)."""
     with running_service(database_url, demo=True) as service:
         yield service

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from playwright.sync_api import BrowserContext, Page, ViewportSize
 
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 860}
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -25,7 +25,7 @@ def post_id(conn: psycopg.Connection[Any], sqid: str) -> int:
     return int(row[0])
 
 
-def open_as(context: BrowserContext, service: RunningService, path: str, handle: str) -> Page:
+def open_as(context: BrowserContext, service: ServiceProcess, path: str, handle: str) -> Page:
     """Open a demo page signed in as `handle`, with the notifications socket live."""
     page = context.new_page()
     errors: list[str] = []

@@ -26,7 +26,7 @@ from websockets.sync.client import connect as ws_connect
 from devkit.hostdata import add_post, add_user, comment
 from devkit.netproxy import FaultProxy
 from devkit.scrape import metric
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 
 pytestmark = pytest.mark.timeout(180)
@@ -70,7 +70,7 @@ def owner(conn: psycopg.Connection[Any]) -> Iterator[tuple[int, int, int]]:
     yield owner, add_post(conn, owner), add_user(conn, "actor")
 
 
-def start_client(context: BrowserContext, svc: RunningService, plain: str, fresh: str,
+def start_client(context: BrowserContext, svc: ServiceProcess, plain: str, fresh: str,
                  ws_url: str | None = None) -> Page:
     page = context.new_page()
     page.goto(svc.base_url + "/health/live")  # any page of the service's origin
@@ -78,7 +78,7 @@ def start_client(context: BrowserContext, svc: RunningService, plain: str, fresh
     return page
 
 
-def slow_closes(svc: RunningService) -> int:
+def slow_closes(svc: ServiceProcess) -> int:
     return int(metric(svc.base_url, "notifications_ws_slow_client_closes_total"))
 
 

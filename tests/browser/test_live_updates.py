@@ -8,7 +8,7 @@ import psycopg
 from playwright.sync_api import BrowserContext
 
 from devkit.hostdata import comment, react, unread_state
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from tests.browser.helpers import (
     badge_text,
     open_as,
@@ -24,7 +24,7 @@ SHADOW = "document.querySelector('notifications-page').shadowRoot"
 
 
 def test_badge_increments_live_after_a_plain_sql_insert(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """A reaction INSERTed in SQL shows on the header badge without a reload, as text with an
     aria-label. (How fast is a benchmark's question: bench.ws, docs/BENCHMARKS.md.)"""
@@ -46,7 +46,7 @@ def test_badge_increments_live_after_a_plain_sql_insert(
 
 
 def test_badge_caps_at_99_plus_and_hides_at_zero(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Above 99 the badge reads "99+", and after mark-all-read it is hidden."""
     bob = user_id(conn, "bob")
@@ -63,7 +63,7 @@ def test_badge_caps_at_99_plus_and_hides_at_zero(
 
 
 def test_page_highlights_unread_items_then_marks_them_read(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Unread items show highlighted, then get marked read; a live arrival stays unread until mark-all."""
     alice, bob, carol = user_id(conn, "alice"), user_id(conn, "bob"), user_id(conn, "carol")
@@ -111,7 +111,7 @@ def test_page_highlights_unread_items_then_marks_them_read(
 
 
 def test_two_tabs_show_the_same_count_after_mark_all_read(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Two tabs of one user agree: both count live arrivals, both drop to zero after mark-all-read in one."""
     bob, carol = user_id(conn, "bob"), user_id(conn, "carol")
@@ -136,7 +136,7 @@ def test_two_tabs_show_the_same_count_after_mark_all_read(
 
 
 def test_a_notification_missed_while_the_service_restarts_shows_exactly_once(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """After a restart the page resumes from its position: the missed notification shows exactly once."""
     alice, bob, carol = user_id(conn, "alice"), user_id(conn, "bob"), user_id(conn, "carol")
@@ -172,7 +172,7 @@ def test_a_notification_missed_while_the_service_restarts_shows_exactly_once(
 
 
 def test_retractions_and_edits_show_live_on_the_page(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Un-react and a soft-deleted comment remove their items live; an edited comment updates its preview."""
     alice, bob, carol = user_id(conn, "alice"), user_id(conn, "bob"), user_id(conn, "carol")

@@ -11,7 +11,7 @@ from playwright.sync_api import BrowserContext, Page
 
 from devkit.hostdata import add_post, add_user, comment, react, unread_state
 from devkit.netproxy import proxied
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from tests.browser.helpers import open_as, page_items, post_id, user_id, wait_for_badge, wait_until_live
 
 SHADOW = "document.querySelector('notifications-page').shadowRoot"
@@ -37,7 +37,7 @@ def assert_nothing_ran(page: Page) -> None:
 
 
 def test_html_in_a_handle_title_or_comment_is_shown_as_text_and_never_runs(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Markup in a handle, title, comment or URL renders as literal text, in both views, and never runs."""
     alice = user_id(conn, "alice")
@@ -71,7 +71,7 @@ def test_html_in_a_handle_title_or_comment_is_shown_as_text_and_never_runs(
 
 
 def test_grouped_view_summarises_and_updates_live(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Reactions on one artwork are one group ("… and N others reacted"), which grows live."""
     post = post_id(conn, "p-alice-1")
@@ -98,7 +98,7 @@ def test_grouped_view_summarises_and_updates_live(
 
 
 def test_scrolling_loads_older_pages_with_the_cursor_without_repeats(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """45 notifications arrive 20 at a time as the user scrolls, newest first, none twice."""
     post, bob = post_id(conn, "p-alice-2"), user_id(conn, "bob")
@@ -118,7 +118,7 @@ def test_scrolling_loads_older_pages_with_the_cursor_without_repeats(
 
 
 def test_delete_removes_the_notification_everywhere(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """The delete button removes the item, the row, and the unread count; the empty state follows."""
     alice = user_id(conn, "alice")
@@ -136,7 +136,7 @@ def test_delete_removes_the_notification_everywhere(
 
 
 def test_preferences_form_saves_to_the_service(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Unticking "Reactions to my artwork" saves it, and the next reaction notifies nobody."""
     alice = user_id(conn, "alice")
@@ -157,7 +157,7 @@ def test_preferences_form_saves_to_the_service(
     assert "commented" in page_items(page)[0]["text"]
 
 
-def wait_until_ready(service: RunningService, timeout: float = 15.0) -> None:
+def wait_until_ready(service: ServiceProcess, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while httpx.get(service.base_url + "/health/ready").status_code != 200:
         assert time.monotonic() < deadline, "the service did not see the database again"
@@ -204,7 +204,7 @@ def test_loading_error_and_retry_states(
 
 
 def test_demo_panel_acts_as_another_user_and_the_badge_follows(
-    context: BrowserContext, demo: RunningService, conn: psycopg.Connection[Any]
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Reacting, un-reacting, commenting and deleting the comment in the panel moves alice's badge live."""
     alice, bob = user_id(conn, "alice"), user_id(conn, "bob")

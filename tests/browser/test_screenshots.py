@@ -11,7 +11,7 @@ import psycopg
 from playwright.sync_api import Browser
 
 from devkit.hostdata import comment, comment_blog, react, react_blog
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.browser.helpers import DESKTOP, PHONE, post_id, user_id, wait_for_badge, wait_until_live
 
@@ -28,7 +28,7 @@ KEEP_UNREAD = """document.addEventListener('DOMContentLoaded', () => {
 });"""
 
 
-def seed_story(conn: psycopg.Connection[Any], service: RunningService) -> int:
+def seed_story(conn: psycopg.Connection[Any], service: ServiceProcess) -> int:
     """A believable afternoon for alice: reactions, comments, an anonymous fan; two already read."""
     alice = user_id(conn, "alice")
     sunset, fox = post_id(conn, "p-alice-1"), post_id(conn, "p-alice-2")
@@ -62,7 +62,7 @@ def seed_story(conn: psycopg.Connection[Any], service: RunningService) -> int:
 
 
 def test_screenshots_of_every_page_at_desktop_and_phone_width_in_light_and_dark(
-    browser: Browser, demo: RunningService, conn: psycopg.Connection[Any]
+    browser: Browser, demo: ServiceProcess, conn: psycopg.Connection[Any]
 ) -> None:
     """Every demo page renders with the live count, at both widths and in both colour schemes."""
     unread = seed_story(conn, demo)

@@ -17,7 +17,7 @@ from playwright.sync_api import BrowserContext, Page
 from devkit import scrape
 from devkit.hostdata import add_post, add_user, comment
 from devkit.netproxy import WebSocketGate
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.browser.helpers import page_items, post_id, user_id, wait_until_live
 
@@ -49,7 +49,7 @@ async ([token]) => {
 """
 
 
-def sse_streams(svc: RunningService) -> int:
+def sse_streams(svc: ServiceProcess) -> int:
     return int(scrape.metric(svc.base_url, "notifications_sse_open_streams"))
 
 

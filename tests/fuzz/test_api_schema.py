@@ -14,7 +14,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from devkit.hostdata import add_post, add_user, comment, react
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.fuzz.profile import fuzz
 from tests.integration.service_fixtures import shared_database_url
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module")
-def fuzzed_service(shared_database_url: str) -> Iterator[RunningService]:
+def fuzzed_service(shared_database_url: str) -> Iterator[ServiceProcess]:
     """A service whose user 1 has notifications to list, mark, group and delete."""
     with psycopg.connect(shared_database_url, autocommit=True) as conn:
         owner, actor = add_user(conn, "fuzz_owner"), add_user(conn, "<b>fuzz</b>'; --")
@@ -36,7 +36,7 @@ def fuzzed_service(shared_database_url: str) -> Iterator[RunningService]:
         yield svc
 
 
-def operations(svc: RunningService) -> list[Any]:
+def operations(svc: ServiceProcess) -> list[Any]:
     schema = schemathesis.openapi.from_url(svc.base_url + "/schema/openapi.json")
     found = [result.ok() for result in schema.get_all_operations()]
     assert len(found) >= 8, [op.label for op in found]
@@ -50,7 +50,7 @@ def can_be_invalid(parameter: dict[str, Any]) -> bool:
     return not (schema.get("type") == "string" and not any(k in schema for k in constraints))
 
 
-def operations_with_input(svc: RunningService) -> set[str]:
+def operations_with_input(svc: ServiceProcess) -> set[str]:
     """Labels ("METHOD /path") of the operations with an input that can be invalid (a body, or
     a parameter that is not a free string), read from the schema itself: the negative run must
     reach every one. (DELETE /{notification_id} takes a free string, parsed by the service:
@@ -65,7 +65,7 @@ def operations_with_input(svc: RunningService) -> set[str]:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_api_never_fails_and_matches_its_schema(fuzzed_service: RunningService,
+def test_api_never_fails_and_matches_its_schema(fuzzed_service: ServiceProcess,
                                                 mode: GenerationMode) -> None:
     """Generated requests, valid and invalid, to every operation get a non-5xx, documented answer."""
     headers = {"Authorization": f"Bearer {make_token(1, fuzzed_service.secret)}"}

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from psycopg.rows import dict_row
 
 from devkit.hostdata import sequence, wait_until_sequenced
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.fuzz.hostile import hostile_text, storable
 from tests.fuzz.profile import fuzz
@@ -269,7 +269,7 @@ def test_the_oracle_blames_a_failing_trigger(shared_database_url: str) -> None:
 @given(handle=storable(40), avatar=st.none() | storable(500), title=storable(128),
        art_url=st.none() | storable(1000), emoji=storable(20), body=storable(300))
 async def test_hostile_data_reaches_rest_and_socket_verbatim(
-        service: RunningService, handle: str, avatar: str | None, title: str, art_url: str | None,
+        service: ServiceProcess, handle: str, avatar: str | None, title: str, art_url: str | None,
         emoji: str, body: str) -> None:
     """What the triggers stored comes out of the REST list and the socket unchanged, byte for byte."""
     with psycopg.connect(service.database_url, autocommit=True) as conn:

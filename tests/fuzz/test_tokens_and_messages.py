@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
 from devkit.hostdata import add_post, add_user, react
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.fuzz.hostile import NASTY, hostile_text
 from tests.fuzz.profile import fuzz
@@ -40,7 +40,7 @@ JSON = st.recursive(
 PRINTABLE = st.characters(min_codepoint=33, max_codepoint=126)
 
 
-def known_user(svc: RunningService) -> int:
+def known_user(svc: ServiceProcess) -> int:
     with psycopg.connect(svc.database_url, autocommit=True) as conn:
         row = conn.execute("SELECT id FROM users WHERE handle = 'fuzz_token_user'").fetchone()
         if row is not None:
@@ -131,7 +131,7 @@ def sign(claims: dict[str, Any], secret: str) -> str:
 
 @FUZZ
 @given(data=st.data())
-def test_token_fuzzing_over_rest_is_401_or_200_never_5xx(service: RunningService,
+def test_token_fuzzing_over_rest_is_401_or_200_never_5xx(service: ServiceProcess,
                                                           data: st.DataObject) -> None:
     """Any token: well-formed valid ones get 200, everything else 401 with a message; never 5xx."""
     user = known_user(service)
@@ -145,7 +145,7 @@ def test_token_fuzzing_over_rest_is_401_or_200_never_5xx(service: RunningService
 
 @FUZZ
 @given(data=st.data())
-async def test_token_fuzzing_over_the_socket_is_4401_or_hello(service: RunningService,
+async def test_token_fuzzing_over_the_socket_is_4401_or_hello(service: ServiceProcess,
                                                               data: st.DataObject) -> None:
     """Any token in the URL or the auth message: hello when valid, else close 4401; never 1011."""
     user = known_user(service)
@@ -179,7 +179,7 @@ CLIENT_MESSAGES = st.one_of(
 
 @FUZZ
 @given(messages=st.lists(CLIENT_MESSAGES, min_size=1, max_size=6))
-async def test_client_message_fuzzing_never_breaks_a_socket(service: RunningService,
+async def test_client_message_fuzzing_never_breaks_a_socket(service: ServiceProcess,
                                                             messages: list[str | bytes]) -> None:
     """After hello, any client frames get pong, error, or a 4400 close; the socket still pings."""
     token = make_token(known_user(service), service.secret)
@@ -202,7 +202,7 @@ async def test_client_message_fuzzing_never_breaks_a_socket(service: RunningServ
 
 @FUZZ
 @given(first=CLIENT_MESSAGES)
-async def test_first_message_fuzzing_closes_cleanly(service: RunningService, first: str | bytes) -> None:
+async def test_first_message_fuzzing_closes_cleanly(service: ServiceProcess, first: str | bytes) -> None:
     """Any first message that is not a valid auth closes with 4400 or 4401, never 1011 or a hang."""
     async with websockets.connect(service.ws_url, open_timeout=5, close_timeout=1) as ws:
         await ws.send(first)
@@ -225,7 +225,7 @@ VALUES = st.one_of(hostile_text(80), st.sampled_from(NASTY), st.integers().map(s
        # Invalid UTF-8 inside a JSON string is a known 500 with its own test below.
        raw=st.binary(max_size=300).filter(lambda b: b'"' not in b))
 def test_hostile_values_in_every_api_field_are_4xx_never_5xx(
-        service: RunningService, limit: str, cursor: str, unread: str, window: str, nid: str,
+        service: ServiceProcess, limit: str, cursor: str, unread: str, window: str, nid: str,
         body: str, raw: bytes) -> None:
     """Hostile strings and invalid UTF-8 in every query parameter, path and body get 2xx/4xx only."""
     token = make_token(known_user(service), service.secret)
@@ -257,7 +257,7 @@ def test_hostile_values_in_every_api_field_are_4xx_never_5xx(
     ("POST", "/mark-read", b'["\xff\xfe"]'),
     ("POST", "/mark-all-read", b'{"up_to": "\xc3\x28"}'),
 ])
-def test_invalid_utf8_inside_json_strings_is_400(service: RunningService, method: str, path: str,
+def test_invalid_utf8_inside_json_strings_is_400(service: ServiceProcess, method: str, path: str,
                                                  body: bytes) -> None:
     """Invalid UTF-8 inside a JSON string is the client's error (400), never a 500 (found by fuzzing)."""
     token = make_token(known_user(service), service.secret)
@@ -268,7 +268,7 @@ def test_invalid_utf8_inside_json_strings_is_400(service: RunningService, method
 
 
 @pytest.mark.parametrize("user_id", [2**31, 2**63, 2**70])
-def test_user_ids_beyond_any_users_row_are_refused(service: RunningService, user_id: int) -> None:
+def test_user_ids_beyond_any_users_row_are_refused(service: ServiceProcess, user_id: int) -> None:
     """A signed token naming a user id no `users.id` (integer) can hold is 401, not a server error."""
     token = sign({"user_id": user_id, "exp": int(time.time()) + 600}, service.secret)
     for path in ("/unread-count", "/", "/groups", "/preferences"):
@@ -278,7 +278,7 @@ def test_user_ids_beyond_any_users_row_are_refused(service: RunningService, user
 
 
 async def test_out_of_range_user_socket_cannot_stall_other_users(
-        service: RunningService) -> None:
+        service: ServiceProcess) -> None:
     """A socket whose token names an impossible user id never stops others' deliveries."""
     with psycopg.connect(service.database_url, autocommit=True) as conn:
         owner, actor = add_user(conn, "stall_owner"), add_user(conn, "stall_actor")
@@ -316,7 +316,7 @@ async def test_out_of_range_user_socket_cannot_stall_other_users(
 @given(since=st.one_of(st.integers(-10, 10**20).map(str), hostile_text(30),
                        st.sampled_from(["", "0", "00", "+1", "1.0", "1e3", "0x10", "٣", "1 ", "-0"])),
        by_message=st.booleans())
-async def test_since_fuzzing_gets_hello_or_4400(service: RunningService, since: str,
+async def test_since_fuzzing_gets_hello_or_4400(service: ServiceProcess, since: str,
                                                 by_message: bool) -> None:
     """Any `since` (query or auth message) gets hello (maybe resync) or a 4400 close, never 1011."""
     token = make_token(known_user(service), service.secret)
@@ -343,7 +343,7 @@ def _as_json(since: str) -> Any:
 
 
 @pytest.mark.parametrize("since", ["²", "1²", "①", "¹⁰"])
-async def test_unicode_digit_lookalikes_in_since_close_4400(service: RunningService,
+async def test_unicode_digit_lookalikes_in_since_close_4400(service: ServiceProcess,
                                                            since: str) -> None:
     """A `since` of superscript or circled digits is a 4400 protocol error, not an internal 1011.
 
@@ -367,7 +367,7 @@ TOKEN_CHARS = st.characters(whitelist_categories=(), whitelist_characters=(
     st.sampled_from(["notifications.v1", "bearer.", "bearer..", "BEARER.x", "bearer.a.b.c"]),
     st.text(TOKEN_CHARS, min_size=1, max_size=40).map(lambda t: "bearer." + t)), max_size=5),
        with_valid=st.booleans())
-async def test_subprotocol_fuzzing_gets_hello_or_4401(service: RunningService, protocols: list[str],
+async def test_subprotocol_fuzzing_gets_hello_or_4401(service: ServiceProcess, protocols: list[str],
                                                       with_valid: bool) -> None:
     """Any Sec-WebSocket-Protocol list: hello with a valid bearer token, else 4401/4408; never 1011."""
     token = make_token(known_user(service), service.secret)

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from devkit.hostdata import add_user
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from tests.conftest import PgServer
 
 
@@ -27,7 +27,7 @@ def shared_database_url(pg_server: PgServer, template_database: str) -> Iterator
 
 
 @pytest.fixture(scope="module")
-def service(shared_database_url: str) -> Iterator[RunningService]:
+def service(shared_database_url: str) -> Iterator[ServiceProcess]:
     """One service process for the whole module."""
     with running_service(shared_database_url) as svc:
         yield svc

@@ -17,7 +17,7 @@ import pytest
 
 from devkit.hostdata import add_post, react, wait_until_sequenced
 from devkit.scrape import scrape
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(60)
 API = "/api/notifications"
 
 
-def client(svc: RunningService, user_id: int | None = None, token: str | None = None
+def client(svc: ServiceProcess, user_id: int | None = None, token: str | None = None
            ) -> httpx.Client:
     headers = {}
     if token is None and user_id is not None:
@@ -46,7 +46,7 @@ def bulk_reactions(conn: psycopg.Connection[Any], post_id: int, actor: int, coun
 @pytest.mark.parametrize("header", [
     None, "Bearer", "Basic abc", "Bearer not.a.jwt", "Bearer " + "a" * 9000,
 ])
-def test_missing_or_malformed_token_is_401(service: RunningService, header: str | None) -> None:
+def test_missing_or_malformed_token_is_401(service: ServiceProcess, header: str | None) -> None:
     """Requests without a usable bearer token get 401 with a message, never 500."""
     headers = {"Authorization": header} if header is not None else {}
     response = httpx.get(service.base_url + API + "/", headers=headers)
@@ -54,7 +54,7 @@ def test_missing_or_malformed_token_is_401(service: RunningService, header: str 
     assert response.json()["detail"]
 
 
-def test_expired_forged_and_claimless_tokens_are_401(service: RunningService) -> None:
+def test_expired_forged_and_claimless_tokens_are_401(service: ServiceProcess) -> None:
     """Expired, wrongly signed, exp-less and non-integer user_id tokens are all refused."""
     import jwt
 
@@ -72,7 +72,7 @@ def test_expired_forged_and_claimless_tokens_are_401(service: RunningService) ->
 
 
 def test_list_pages_never_skip_or_repeat_with_tied_timestamps(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """Cursor pages over notifications sharing one created_at cover every row exactly once."""
     owner, actor = new_user(db), new_user(db)
     post = add_post(db, owner)
@@ -96,7 +96,7 @@ def test_list_pages_never_skip_or_repeat_with_tied_timestamps(
     assert len(created) == 1
 
 
-def test_list_shape_order_and_unread_only(service: RunningService,
+def test_list_shape_order_and_unread_only(service: ServiceProcess,
                                           db: psycopg.Connection[Any]) -> None:
     """The list is newest first, carries position and count, and unread_only filters."""
     owner, actor = new_user(db), new_user(db, "actor")
@@ -124,7 +124,7 @@ def test_list_shape_order_and_unread_only(service: RunningService,
     {"cursor": "x" * 100}, {"limit": 0}, {"limit": 201}, {"limit": "ten"},
     {"unread_only": "maybe"},
 ])
-def test_bad_list_parameters_are_400(service: RunningService, db: psycopg.Connection[Any],
+def test_bad_list_parameters_are_400(service: ServiceProcess, db: psycopg.Connection[Any],
                                      params: dict[str, Any]) -> None:
     """Malformed cursors, out-of-range limits and non-boolean flags get 400."""
     with client(service, new_user(db)) as c:
@@ -132,7 +132,7 @@ def test_bad_list_parameters_are_400(service: RunningService, db: psycopg.Connec
     assert response.status_code == 400, response.text
 
 
-def test_mark_read_bounds_and_validation(service: RunningService,
+def test_mark_read_bounds_and_validation(service: ServiceProcess,
                                          db: psycopg.Connection[Any]) -> None:
     """mark-read takes at most 500 UUIDs in a JSON array; anything else is 400."""
     with client(service, new_user(db)) as c:
@@ -146,7 +146,7 @@ def test_mark_read_bounds_and_validation(service: RunningService,
         assert c.post("/mark-read", json=[]).json()["marked"] == 0
 
 
-def test_oversized_body_is_413(service: RunningService, db: psycopg.Connection[Any]) -> None:
+def test_oversized_body_is_413(service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """A body over the size limit is refused before parsing."""
     with client(service, new_user(db)) as c:
         response = c.post("/mark-read", content=b"[" + b'"x",' * 40000 + b'"x"]',
@@ -155,7 +155,7 @@ def test_oversized_body_is_413(service: RunningService, db: psycopg.Connection[A
 
 
 def test_mark_all_read_up_to_leaves_later_notifications_unread(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """mark-all-read with up_to marks only what the client had seen, not what came after."""
     owner, actor = new_user(db), new_user(db)
     post = add_post(db, owner)
@@ -179,7 +179,7 @@ def test_mark_all_read_up_to_leaves_later_notifications_unread(
         assert everything["marked"] == 1 and everything["unread_count"] == 0
 
 
-def test_delete_statuses(service: RunningService, db: psycopg.Connection[Any]) -> None:
+def test_delete_statuses(service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """Delete answers 204 once, then 404; a malformed id gets 400."""
     owner, actor = new_user(db), new_user(db)
     react(db, add_post(db, owner), actor)
@@ -192,7 +192,7 @@ def test_delete_statuses(service: RunningService, db: psycopg.Connection[Any]) -
         assert c.get("/unread-count").json()["unread_count"] == 0
 
 
-def test_preferences_roundtrip_and_validation(service: RunningService,
+def test_preferences_roundtrip_and_validation(service: ServiceProcess,
                                               db: psycopg.Connection[Any]) -> None:
     """PUT changes only the given switches; unknown fields and non-booleans get 400."""
     with client(service, new_user(db)) as c:
@@ -212,7 +212,7 @@ def test_preferences_roundtrip_and_validation(service: RunningService,
         assert ghost.put("/preferences", json={"aggregate_same_type": False}).status_code == 404
 
 
-def test_health_metrics_and_schema(service: RunningService) -> None:
+def test_health_metrics_and_schema(service: ServiceProcess) -> None:
     """Liveness, readiness, Prometheus metrics and the OpenAPI schema need no token."""
     base = service.base_url
     assert httpx.get(base + "/health/live").json() == {"status": "ok"}

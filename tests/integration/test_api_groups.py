@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from devkit.hostdata import add_blog_post, add_post, comment, react, react_blog, wait_until_sequenced
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 
@@ -17,12 +17,12 @@ __all__ = ["db", "service", "shared_database_url"]
 pytestmark = pytest.mark.timeout(60)
 
 
-def groups(svc: RunningService, user: int, **params: Any) -> httpx.Response:
+def groups(svc: ServiceProcess, user: int, **params: Any) -> httpx.Response:
     return httpx.get(svc.base_url + "/api/notifications/groups", params=params,
                      headers={"Authorization": f"Bearer {make_token(user, svc.secret)}"})
 
 
-def test_reactions_on_one_post_form_one_group(service: RunningService,
+def test_reactions_on_one_post_form_one_group(service: ServiceProcess,
                                               db: psycopg.Connection[Any]) -> None:
     """Five reactions on one artwork are one group with total 5, 3 newest actors and the emojis."""
     owner = new_user(db)
@@ -55,7 +55,7 @@ def test_reactions_on_one_post_form_one_group(service: RunningService,
 
 
 def test_aggregate_off_makes_every_notification_its_own_group(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """With aggregate_same_type off, each notification is a group of one."""
     owner, actor, other = new_user(db), new_user(db), new_user(db)
     post = add_post(db, owner)
@@ -69,7 +69,7 @@ def test_aggregate_off_makes_every_notification_its_own_group(
     assert [g["total"] for g in page["groups"]] == [1, 1]
 
 
-def test_window_limit_and_validation(service: RunningService, db: psycopg.Connection[Any]) -> None:
+def test_window_limit_and_validation(service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """Old notifications fall outside the window; limit caps groups; bad values get 400."""
     owner, actor = new_user(db), new_user(db)
     react(db, add_post(db, owner), actor)

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from devkit.hostdata import add_post, react, unread_state, wait_until_sequenced
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import connect, no_message, recv_json
@@ -19,11 +19,11 @@ pytestmark = pytest.mark.timeout(60)
 API = "/api/notifications"
 
 
-def auth(svc: RunningService, user: int) -> dict[str, str]:
+def auth(svc: ServiceProcess, user: int) -> dict[str, str]:
     return {"Authorization": f"Bearer {make_token(user, svc.secret)}"}
 
 
-async def test_user_a_cannot_touch_user_b(service: RunningService,
+async def test_user_a_cannot_touch_user_b(service: ServiceProcess,
                                           db: psycopg.Connection[Any]) -> None:
     """Every endpoint and the socket ignore B's ids when called with A's token."""
     a, b, actor = new_user(db, "a"), new_user(db, "b"), new_user(db, "actor")
@@ -59,7 +59,7 @@ async def test_user_a_cannot_touch_user_b(service: RunningService,
             "for-b", "b-again"}
 
 
-def test_the_user_always_comes_from_the_token(service: RunningService,
+def test_the_user_always_comes_from_the_token(service: ServiceProcess,
                                               db: psycopg.Connection[Any]) -> None:
     """A user_id in the query string or body is ignored: the token alone decides."""
     a, b, actor = new_user(db, "a"), new_user(db, "b"), new_user(db, "actor")

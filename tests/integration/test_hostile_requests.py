@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from devkit.hostdata import add_post, add_user, react, wait_until_sequenced
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import close_code, connect, recv_json
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(90)
 API = "/api/notifications"
 
 
-def client(svc: RunningService, user_id: int) -> httpx.Client:
+def client(svc: ServiceProcess, user_id: int) -> httpx.Client:
     return httpx.Client(base_url=svc.base_url + API, timeout=10,
                         headers={"Authorization": f"Bearer {make_token(user_id, svc.secret)}"})
 
@@ -40,7 +40,7 @@ def unread(conn: psycopg.Connection[Any], user_id: int) -> int:
 @pytest.mark.parametrize(("method", "path"), [
     ("POST", "/mark-read"), ("POST", "/mark-all-read"), ("PUT", "/preferences")])
 @pytest.mark.parametrize("shape", ["[" * 1000, '{"a":' * 1000, "[" * 1000 + "]" * 1000])
-def test_deeply_nested_bodies_are_400(service: RunningService, db: psycopg.Connection[Any],
+def test_deeply_nested_bodies_are_400(service: ServiceProcess, db: psycopg.Connection[Any],
                                       method: str, path: str, shape: str) -> None:
     owner = new_user(db)
     react(db, add_post(db, owner), new_user(db))
@@ -55,7 +55,7 @@ def test_deeply_nested_bodies_are_400(service: RunningService, db: psycopg.Conne
 
 
 def test_a_shallow_body_with_many_brackets_in_strings_is_not_refused(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """The depth check skips strings: brackets inside one are text, not nesting."""
     with client(service, new_user(db)) as c:
         body = json.dumps({"comments_on_posts": False}).replace("}", ', "x": "' + "[" * 100 + '"}')
@@ -65,7 +65,7 @@ def test_a_shallow_body_with_many_brackets_in_strings_is_not_refused(
 
 
 @pytest.mark.parametrize("value", ["false", "true", 0, 1, "", None, [], {}])
-def test_preferences_take_json_booleans_only(service: RunningService, db: psycopg.Connection[Any],
+def test_preferences_take_json_booleans_only(service: ServiceProcess, db: psycopg.Connection[Any],
                                              value: Any) -> None:
     with client(service, new_user(db)) as c:
         response = c.put("/preferences", json={"comments_on_posts": value})
@@ -75,7 +75,7 @@ def test_preferences_take_json_booleans_only(service: RunningService, db: psycop
 
 
 @pytest.mark.parametrize("value", ["5", 5.0, True, -1, "abc", [5]])
-def test_mark_all_read_up_to_is_a_json_integer(service: RunningService,
+def test_mark_all_read_up_to_is_a_json_integer(service: ServiceProcess,
                                                db: psycopg.Connection[Any], value: Any) -> None:
     owner = new_user(db)
     react(db, add_post(db, owner), new_user(db))
@@ -88,7 +88,7 @@ def test_mark_all_read_up_to_is_a_json_integer(service: RunningService,
     assert unread(db, owner) == 0
 
 
-def test_mark_read_ids_are_json_strings(service: RunningService, db: psycopg.Connection[Any]) -> None:
+def test_mark_read_ids_are_json_strings(service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     with client(service, new_user(db)) as c:
         for body in ([1], [True], [None], "not-a-list", [["nested"]]):
             assert c.post("/mark-read", json=body).status_code == 400, body
@@ -96,7 +96,7 @@ def test_mark_read_ids_are_json_strings(service: RunningService, db: psycopg.Con
 
 
 async def test_a_bad_since_in_the_auth_message_closes_4400_not_4401(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     token = make_token(new_user(db), service.secret)
     for since in (-1, "5", 1.5, 2**70):
         async with connect(service.ws_url) as ws:

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from devkit.scrape import families
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.mark.parametrize("path", ["/health/live", "/health/ready", "/metrics",
                                   "/web/notifications-client.js", "/schema/openapi.json"])
-def test_head_is_answered_like_get_without_a_body(service: RunningService, path: str) -> None:
+def test_head_is_answered_like_get_without_a_body(service: ServiceProcess, path: str) -> None:
     get = httpx.get(service.base_url + path, timeout=10)
     head = httpx.head(service.base_url + path, timeout=10)
     assert get.status_code == head.status_code == 200, (head.status_code, head.text)
@@ -26,7 +26,7 @@ def test_head_is_answered_like_get_without_a_body(service: RunningService, path:
     assert head.headers["content-type"] == get.headers["content-type"]
 
 
-def test_head_on_the_api_checks_the_token_like_get(service: RunningService, db: object) -> None:
+def test_head_on_the_api_checks_the_token_like_get(service: ServiceProcess, db: object) -> None:
     url = service.base_url + "/api/notifications/unread-count"
     assert httpx.head(url, timeout=10).status_code == 401
     token = make_token(new_user(db), service.secret)  # type: ignore[arg-type]
@@ -40,7 +40,7 @@ def test_head_on_the_api_checks_the_token_like_get(service: RunningService, db: 
     ("/web/tests/client.test.mjs", 404), ("/web/tests/fakes.mjs", 404),
 ])
 def test_web_serves_the_components_and_no_demo_outside_demo_mode(
-        service: RunningService, path: str, status: int) -> None:
+        service: ServiceProcess, path: str, status: int) -> None:
     assert httpx.get(service.base_url + path, timeout=10).status_code == status
 
 
@@ -51,7 +51,7 @@ def test_demo_mode_serves_the_demo_folders_but_never_the_tests(shared_database_u
         assert httpx.get(svc.base_url + "/web/tests/client.test.mjs", timeout=10).status_code == 404
 
 
-def test_metrics_parse_as_prometheus_text_or_openmetrics(service: RunningService) -> None:
+def test_metrics_parse_as_prometheus_text_or_openmetrics(service: ServiceProcess) -> None:
     """A real scrape parses with the Prometheus client's own parsers, in the format asked for,
     every family with its HELP, no `pid` label (workers are summed, not told apart)."""
     plain = httpx.get(service.base_url + "/metrics", timeout=10)

@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection
 
 from devkit.hostdata import add_post, add_user
 from devkit.scrape import metric
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.conftest import PgServer
 from tests.integration.ws_client import connect, recv_json
@@ -54,7 +54,7 @@ class Collector:
 
 
 @contextlib.asynccontextmanager
-async def collecting(svc: RunningService, user_id: int) -> AsyncIterator[Collector]:
+async def collecting(svc: ServiceProcess, user_id: int) -> AsyncIterator[Collector]:
     async with connect(f"{svc.ws_url}?token={make_token(user_id, svc.secret)}&since=0") as ws:
         assert (await recv_json(ws))["type"] == "hello"
         collector = Collector(ws)
@@ -79,7 +79,7 @@ def listener_backends(conn: psycopg.Connection[Any], database_url: str) -> list[
         " AND datname = %s", (dbname,))]
 
 
-async def wait_ready(svc: RunningService, timeout: float = 30.0) -> None:
+async def wait_ready(svc: ServiceProcess, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:

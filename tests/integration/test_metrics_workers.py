@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 
 from devkit.hostdata import add_post, add_user, react
 from devkit.scrape import scrape
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from pg_social_notifications.metrics import MULTIPROC_ENV
 from tests.integration.ws_client import connect, recv_json
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.timeout(120)
 MAX_SOCKETS = 30  # under the per-user cap (32 per process) even if one worker takes all
 
 
-def workers_of(svc: RunningService) -> list[psutil.Process]:
+def workers_of(svc: ServiceProcess) -> list[psutil.Process]:
     """uvicorn's worker processes: the children that accept on the service's port."""
     assert svc.process is not None
     found = []
@@ -46,7 +46,7 @@ def workers_of(svc: RunningService) -> list[psutil.Process]:
     return found
 
 
-def both_workers_started(svc: RunningService, directory: Path | None = None,
+def both_workers_started(svc: ServiceProcess, directory: Path | None = None,
                          timeout: float = 15.0) -> list[psutil.Process]:
     """The two workers, once each has built its app (its metric files exist): ready means
     one worker answers; the other may still be starting."""
@@ -71,7 +71,7 @@ def sockets_held(process: psutil.Process, port: int) -> int:
         return 0
 
 
-async def wait_for_metric(svc: RunningService, name: str, expected: float,
+async def wait_for_metric(svc: ServiceProcess, name: str, expected: float,
                           timeout: float = 15.0) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     while True:
@@ -83,7 +83,7 @@ async def wait_for_metric(svc: RunningService, name: str, expected: float,
 
 
 async def open_until_both_workers_hold_some(
-        svc: RunningService, token: str, workers: list[psutil.Process],
+        svc: ServiceProcess, token: str, workers: list[psutil.Process],
         stack: AsyncExitStack) -> list[ClientConnection]:
     sockets: list[ClientConnection] = []
     while len(sockets) < MAX_SOCKETS:

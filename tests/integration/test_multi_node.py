@@ -37,7 +37,7 @@ import pytest
 
 from devkit.haproxy import LoadBalancer, haproxy_or_skip, render_config
 from devkit.hostdata import comment
-from devkit.servers import REPO_ROOT, TEST_SECRET, RunningService
+from devkit.servers import REPO_ROOT, SECRET, ServiceProcess
 from devkit.stream import (
     StreamClient,
     World,
@@ -76,10 +76,10 @@ def metric(base_url: str, name: str) -> float:
 
 @dataclass
 class Cluster:
-    nodes: dict[str, RunningService]
+    nodes: dict[str, ServiceProcess]
     lb: LoadBalancer
 
-    def alive(self) -> dict[str, RunningService]:
+    def alive(self) -> dict[str, ServiceProcess]:
         return {n: s for n, s in self.nodes.items()
                 if s.process is not None and s.process.poll() is None}
 
@@ -128,8 +128,8 @@ class Cluster:
 def three_nodes(database_url: str, haproxy: str) -> Iterator[Cluster]:
     """Three service processes (started at once, as three hosts would) behind HAProxy."""
     with tempfile.TemporaryDirectory(prefix="notifications-nodes-") as tmp:
-        nodes = {name: RunningService(
-            database_url=database_url, port=free_port(), secret=TEST_SECRET, workers=1,
+        nodes = {name: ServiceProcess(
+            database_url=database_url, port=free_port(), secret=SECRET, workers=1,
             demo=False, env={"NOTIFICATIONS_RETENTION_INTERVAL_HOURS": "0"},
             log_path=Path(tmp) / f"{name}.log") for name in NODES}
         lb = LoadBalancer(haproxy, [(n, s.port) for n, s in nodes.items()], Path(tmp) / "lb",
@@ -137,7 +137,7 @@ def three_nodes(database_url: str, haproxy: str) -> Iterator[Cluster]:
         cluster = Cluster(nodes, lb)
         try:
             with ThreadPoolExecutor(len(nodes)) as pool:
-                list(pool.map(RunningService.start, nodes.values()))
+                list(pool.map(ServiceProcess.start, nodes.values()))
             lb.start()
             yield cluster
         except BaseException:
@@ -178,7 +178,7 @@ def verify_exact(clients: list[StreamClient], database_url: str) -> None:
 
 async def open_clients(cluster: Cluster, owners: list[int]) -> tuple[
         list[StreamClient], list[asyncio.Task[None]]]:
-    clients = [StreamClient(o, TEST_SECRET, [cluster.lb.ws_url]) for o in owners
+    clients = [StreamClient(o, SECRET, [cluster.lb.ws_url]) for o in owners
                for _ in range(TABS)]
     tasks = [asyncio.create_task(c.run()) for c in clients]
     async with asyncio.timeout(20):
@@ -256,7 +256,7 @@ async def test_a_node_killed_under_load_loses_and_repeats_nothing(
         load = [asyncio.create_task(insert_writer(database_url, world, stop, stats, seed=i))
                 for i in range(2)]
         load.append(asyncio.create_task(rest_marker([cluster.lb.base_url], world.owners,
-                                                    TEST_SECRET, stop, statuses)))
+                                                    SECRET, stop, statuses)))
         try:
             placed = cluster.placement(clients)
             victim = leader if victim_role == "sequencer" else next(

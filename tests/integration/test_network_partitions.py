@@ -22,14 +22,14 @@ from websockets.asyncio.client import ClientConnection
 from devkit.hostdata import add_post, add_user, react
 from devkit.netproxy import proxied
 from devkit.scrape import metric
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.integration.ws_client import connect, recv_json
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def arrives_within(ws: ClientConnection, svc: RunningService, emoji: str,
+async def arrives_within(ws: ClientConnection, svc: ServiceProcess, emoji: str,
                          seconds: float) -> dict[str, Any]:
     """The next message is the notification of `emoji`, within `seconds`."""
     started = time.monotonic()

@@ -21,7 +21,7 @@ import pytest
 from devkit import scrape
 from devkit.hostdata import add_post, react, wait_until_sequenced
 from devkit.netproxy import FaultProxy
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from pg_social_notifications.auth import Caller
 from pg_social_notifications.stream_tickets import StreamTickets
@@ -38,11 +38,11 @@ def owner_with_post(db: psycopg.Connection[Any]) -> tuple[int, int, int]:
     return owner, actor, add_post(db, owner)
 
 
-def metric(svc: RunningService, name: str) -> float:
+def metric(svc: ServiceProcess, name: str) -> float:
     return scrape.metric(svc.base_url, name)
 
 
-async def test_hello_then_live_with_the_stream_headers(service: RunningService,
+async def test_hello_then_live_with_the_stream_headers(service: ServiceProcess,
                                                        db: psycopg.Connection[Any]) -> None:
     """200 text/event-stream, uncached and unbuffered; `retry:`, hello (id = its position),
     then a live notification whose `id:` is its position."""
@@ -68,7 +68,7 @@ async def test_hello_then_live_with_the_stream_headers(service: RunningService,
 
 
 async def test_the_stream_carries_the_sockets_messages_byte_for_byte(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """The same user's socket and stream, open together, get identical JSON text."""
     owner, actor, post = owner_with_post(db)
     react(db, post, actor, "before")
@@ -94,7 +94,7 @@ async def test_the_stream_carries_the_sockets_messages_byte_for_byte(
 
 
 async def test_last_event_id_resumes_with_exactly_the_missed_ones(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """Disconnect after position 2, miss three changes, come back with Last-Event-ID: 2 —
     exactly 3, 4, 5 replayed, then live; `since` does the same for a first connect, and
     Last-Event-ID (an EventSource's own reconnect) wins over a stale `since` in the URL."""
@@ -126,7 +126,7 @@ async def test_last_event_id_resumes_with_exactly_the_missed_ones(
         assert await events.nothing()
 
 
-async def test_since_ahead_or_too_old_gets_resync(service: RunningService,
+async def test_since_ahead_or_too_old_gets_resync(service: ServiceProcess,
                                                   db: psycopg.Connection[Any]) -> None:
     owner, actor, post = owner_with_post(db)
     for emoji in "abc":
@@ -145,7 +145,7 @@ async def test_since_ahead_or_too_old_gets_resync(service: RunningService,
     ("Last-Event-ID", "1.5"), ("Last-Event-ID", "9" * 30), ("since", "x"), ("since", "-3"),
     ("since", "²"), ("since", "１"),
 ])
-def test_a_bad_position_is_400_with_a_json_body(service: RunningService, db: psycopg.Connection[Any],
+def test_a_bad_position_is_400_with_a_json_body(service: ServiceProcess, db: psycopg.Connection[Any],
                                                 header: str, value: str) -> None:
     token = make_token(new_user(db), service.secret)
     headers: dict[str, str | bytes] = {"Authorization": f"Bearer {token}"}
@@ -160,7 +160,7 @@ def test_a_bad_position_is_400_with_a_json_body(service: RunningService, db: psy
                              "detail": f"{header} must be a non-negative integer"}
 
 
-def test_bad_credentials_are_401_with_a_json_body(service: RunningService,
+def test_bad_credentials_are_401_with_a_json_body(service: ServiceProcess,
                                                   db: psycopg.Connection[Any]) -> None:
     """No credentials, a forged, expired or malformed token, a forged, tampered or spent
     ticket: 401 with the reason and WWW-Authenticate, before any stream starts."""
@@ -202,7 +202,7 @@ def test_bad_credentials_are_401_with_a_json_body(service: RunningService,
                       timeout=10).status_code == 401
 
 
-async def test_a_ticket_opens_its_users_stream_only(service: RunningService,
+async def test_a_ticket_opens_its_users_stream_only(service: ServiceProcess,
                                                     db: psycopg.Connection[Any]) -> None:
     """Tickets are issued for the token's user; A's stream, even from since=0, never carries
     B's replay or live changes, and the ticket never appears in the service's log."""
@@ -226,7 +226,7 @@ async def test_a_ticket_opens_its_users_stream_only(service: RunningService,
     assert ticket not in service.log_text() and ticket.partition(".")[2] not in service.log_text()
 
 
-async def test_token_expiry_ends_the_stream_with_4401(service: RunningService,
+async def test_token_expiry_ends_the_stream_with_4401(service: ServiceProcess,
                                                       db: psycopg.Connection[Any]) -> None:
     """The stream ends when the token (or the ticket's token) expires, as a socket does:
     a last `close` event with the socket's code, then the end of the response."""
@@ -244,7 +244,7 @@ async def test_token_expiry_ends_the_stream_with_4401(service: RunningService,
                 await events.next()
 
 
-def test_head_answers_the_headers_without_a_stream(service: RunningService,
+def test_head_answers_the_headers_without_a_stream(service: ServiceProcess,
                                                    db: psycopg.Connection[Any]) -> None:
     token = make_token(new_user(db), service.secret)
     started = time.monotonic()

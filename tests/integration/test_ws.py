@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from devkit.hostdata import add_post, comment, react, wait_until_sequenced
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import close_code, connect, no_message, recv_json
@@ -30,7 +30,7 @@ def owner_with_post(db: psycopg.Connection[Any]) -> tuple[int, int, int]:
     return owner, actor, add_post(db, owner)
 
 
-async def test_auth_by_first_message(service: RunningService,
+async def test_auth_by_first_message(service: ServiceProcess,
                                      db: psycopg.Connection[Any]) -> None:
     """A client that sends {"type": "auth", "since": 0} first gets hello, the replay, then live."""
     owner, actor, post = owner_with_post(db)
@@ -47,7 +47,7 @@ async def test_auth_by_first_message(service: RunningService,
         assert (live["position"], live["notification"]["emoji"]) == (2, "after")
 
 
-async def test_auth_by_subprotocol(service: RunningService, db: psycopg.Connection[Any]) -> None:
+async def test_auth_by_subprotocol(service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """A bearer.<jwt> subprotocol authenticates and the server answers notifications.v1."""
     owner, _, _ = owner_with_post(db)
     token = make_token(owner, service.secret)
@@ -58,7 +58,7 @@ async def test_auth_by_subprotocol(service: RunningService, db: psycopg.Connecti
 
 
 @pytest.mark.parametrize("how", ["query", "message", "subprotocol"])
-async def test_bad_tokens_close_4401(service: RunningService, how: str) -> None:
+async def test_bad_tokens_close_4401(service: ServiceProcess, how: str) -> None:
     """Forged, expired and malformed tokens close the socket with 4401, however sent."""
     for token in (make_token(1, "wrong-secret-wrong-secret-wrong-1"),
                   make_token(1, service.secret, ttl=-5), "garbage"):
@@ -75,7 +75,7 @@ async def test_bad_tokens_close_4401(service: RunningService, how: str) -> None:
             assert await close_code(ws) == 4401
 
 
-async def test_first_message_must_be_auth(service: RunningService) -> None:
+async def test_first_message_must_be_auth(service: ServiceProcess) -> None:
     """A first message that is not auth closes with 4401; one that is not JSON with 4400."""
     async with connect(service.ws_url) as ws:
         await ws.send(json.dumps({"type": "ping"}))
@@ -87,7 +87,7 @@ async def test_first_message_must_be_auth(service: RunningService) -> None:
         assert await close_code(ws) == 4400
 
 
-async def test_ping_pong_and_bad_messages(service: RunningService,
+async def test_ping_pong_and_bad_messages(service: ServiceProcess,
                                           db: psycopg.Connection[Any]) -> None:
     """Text ping gets text pong, JSON ping gets JSON pong, junk gets an error and the socket stays."""
     owner, _, _ = owner_with_post(db)
@@ -105,7 +105,7 @@ async def test_ping_pong_and_bad_messages(service: RunningService,
         assert await asyncio.wait_for(ws.recv(), 5) == "pong"
 
 
-async def test_oversized_client_message_closes_4400(service: RunningService,
+async def test_oversized_client_message_closes_4400(service: ServiceProcess,
                                                     db: psycopg.Connection[Any]) -> None:
     """A client message over the size limit closes the socket with 4400."""
     owner, _, _ = owner_with_post(db)
@@ -116,7 +116,7 @@ async def test_oversized_client_message_closes_4400(service: RunningService,
 
 
 async def test_replay_since_then_live_without_gap_or_duplicate(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """With since, the changes after it are replayed in order, then live ones follow, once each."""
     owner, actor, post = owner_with_post(db)
     reaction = react(db, post, actor, "a")
@@ -141,7 +141,7 @@ async def test_replay_since_then_live_without_gap_or_duplicate(
 
 
 async def test_since_zero_replays_a_created_then_retracted_notification_as_deletion_only(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """A notification retracted before it was sent is skipped; its deletion still comes."""
     owner, actor, post = owner_with_post(db)
     reaction = react(db, post, actor, "a")
@@ -154,7 +154,7 @@ async def test_since_zero_replays_a_created_then_retracted_notification_as_delet
             "notification_deleted", 2, 0)
 
 
-async def test_resync_when_since_is_ahead_or_too_old(service: RunningService,
+async def test_resync_when_since_is_ahead_or_too_old(service: ServiceProcess,
                                                      db: psycopg.Connection[Any]) -> None:
     """since ahead of the stream, or older than the oldest kept change, gets resync."""
     owner, actor, post = owner_with_post(db)
@@ -175,7 +175,7 @@ async def test_resync_when_since_is_ahead_or_too_old(service: RunningService,
         assert (await recv_json(ws))["position"] == 3
 
 
-async def test_read_in_one_tab_updates_the_others(service: RunningService,
+async def test_read_in_one_tab_updates_the_others(service: ServiceProcess,
                                                   db: psycopg.Connection[Any]) -> None:
     """Marking read over REST sends `read` with the new count to every socket of the user."""
     owner, actor, post = owner_with_post(db)
@@ -193,7 +193,7 @@ async def test_read_in_one_tab_updates_the_others(service: RunningService,
             assert message["position"] == result["position"] == 2
 
 
-async def test_other_users_changes_never_reach_a_socket(service: RunningService,
+async def test_other_users_changes_never_reach_a_socket(service: ServiceProcess,
                                                         db: psycopg.Connection[Any]) -> None:
     """A socket receives only its own user's changes (the socket half of the IDOR matrix)."""
     a, actor, post_a = owner_with_post(db)
@@ -207,7 +207,7 @@ async def test_other_users_changes_never_reach_a_socket(service: RunningService,
         assert await no_message(ws)
 
 
-async def test_edits_and_unread_are_pushed(service: RunningService,
+async def test_edits_and_unread_are_pushed(service: ServiceProcess,
                                            db: psycopg.Connection[Any]) -> None:
     """An edited comment arrives as notification_updated; marking unread again as `unread`."""
     owner, actor, post = owner_with_post(db)
@@ -244,7 +244,7 @@ async def shown_notifications(ws: Any, count: int) -> list[dict[str, Any]]:
 
 
 async def test_one_statement_of_several_reactions_reaches_the_socket_in_full(
-        service: RunningService, db: psycopg.Connection[Any]) -> None:
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """Three reactions INSERTed by one host statement arrive as three notifications, live and replayed."""
     owner, actor, post = owner_with_post(db)
     token = make_token(owner, service.secret)

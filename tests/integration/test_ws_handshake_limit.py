@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from devkit.hostdata import add_post, add_user, comment, sequence
 from devkit.scrape import metric
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.integration.ws_client import close_code, recv_json
 
@@ -32,11 +32,11 @@ pytestmark = pytest.mark.timeout(180)
 RETRY_HINT = re.compile(r"retry after (\d+) ms")
 
 
-def refused_total(svc: RunningService) -> int:
+def refused_total(svc: ServiceProcess) -> int:
     return int(metric(svc.base_url, "notifications_ws_handshakes_refused_total"))
 
 
-async def hello_or_close(svc: RunningService, user: int, *, in_url: bool = False
+async def hello_or_close(svc: ServiceProcess, user: int, *, in_url: bool = False
                          ) -> tuple[str, int | None, str]:
     """("hello", None, "") or ("closed", code, reason) for one authenticating client
     (token in its first message, or in the URL: then its slot is taken before the 101)."""
@@ -53,7 +53,7 @@ async def hello_or_close(svc: RunningService, user: int, *, in_url: bool = False
         return message["type"], None, ""
 
 
-async def idle_sockets(svc: RunningService, count: int, source: str) -> list[ClientConnection]:
+async def idle_sockets(svc: ServiceProcess, count: int, source: str) -> list[ClientConnection]:
     """`count` upgraded sockets from `source` that never send anything."""
     opened = []
     for _ in range(count):
@@ -153,7 +153,7 @@ async def test_a_wave_of_reconnects_each_gets_exactly_what_it_missed(
     # since: 0 (everything), one behind, current, and ahead of the log (resync)
     sinces = {owner: [0, i % 5, i % 5 + 1, 99][i % 4] for i, owner in enumerate(owners)}
 
-    async def reconnect(svc: RunningService, owner: int) -> list[dict[str, Any]]:
+    async def reconnect(svc: ServiceProcess, owner: int) -> list[dict[str, Any]]:
         async with websockets.connect(svc.ws_url, open_timeout=20) as ws:
             await ws.send(f'{{"type": "auth", "token": "{make_token(owner, svc.secret)}",'
                           f' "since": {sinces[owner]}}}')

@@ -15,7 +15,7 @@ import psycopg
 
 from devkit.hostdata import add_post, react, wait_until_sequenced
 from devkit.scrape import metric
-from devkit.servers import RunningService
+from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, new_user, service, shared_database_url
 from tests.integration.ws_client import connect, recv_json
@@ -24,11 +24,11 @@ __all__ = ["db", "service", "shared_database_url"]
 LATER_CHANGES = 600  # more than one page (500) of the delivery loop
 
 
-def stalled_resyncs(service: RunningService) -> float:
+def stalled_resyncs(service: ServiceProcess) -> float:
     return metric(service.base_url, "notifications_ws_stalled_resyncs_total")
 
 
-async def test_a_hole_in_the_log_is_a_resync_never_a_stall(service: RunningService,
+async def test_a_hole_in_the_log_is_a_resync_never_a_stall(service: ServiceProcess,
                                                           db: psycopg.Connection[Any]) -> None:
     """A socket resuming before a hole, with more than a page of changes after it, gets
     `resync` and then live changes; another user's live socket keeps receiving."""

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from devkit.hostdata import add_post, add_user, comment
 from devkit.scrape import scrape
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.integration.ws_client import close_code, connect, recv_json
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def strict_service(database_url: str) -> Iterator[RunningService]:
+def strict_service(database_url: str) -> Iterator[ServiceProcess]:
     """A service with a short idle timeout, a tiny socket queue and an Origin allow-list."""
     with running_service(database_url, env={
         "NOTIFICATIONS_WS_IDLE_TIMEOUT": "1.5",
@@ -36,7 +36,7 @@ def strict_service(database_url: str) -> Iterator[RunningService]:
 
 
 async def test_idle_socket_closes_4408_and_ping_keeps_it_open(
-        strict_service: RunningService, conn: psycopg.Connection[Any]) -> None:
+        strict_service: ServiceProcess, conn: psycopg.Connection[Any]) -> None:
     """A silent socket is closed with 4408; one that pings stays open past the timeout."""
     user = add_user(conn, "idle")
     url = f"{strict_service.ws_url}?token={make_token(user, strict_service.secret)}"
@@ -56,7 +56,7 @@ async def test_idle_socket_closes_4408_and_ping_keeps_it_open(
         assert await asyncio.wait_for(pinger.recv(), 5) == "pong"
 
 
-async def test_expired_token_closes_4401(strict_service: RunningService,
+async def test_expired_token_closes_4401(strict_service: ServiceProcess,
                                          conn: psycopg.Connection[Any]) -> None:
     """A socket whose token expires while open is closed with 4401."""
     user = add_user(conn, "expiring")
@@ -75,7 +75,7 @@ async def test_expired_token_closes_4401(strict_service: RunningService,
         assert 1.0 <= time.monotonic() - started <= 25
 
 
-async def test_foreign_origin_closes_4403(strict_service: RunningService,
+async def test_foreign_origin_closes_4403(strict_service: ServiceProcess,
                                           conn: psycopg.Connection[Any]) -> None:
     """An Origin outside the allow-list (or none) is refused with 4403 before any data."""
     token = make_token(add_user(conn, "o"), strict_service.secret)
@@ -85,7 +85,7 @@ async def test_foreign_origin_closes_4403(strict_service: RunningService,
             assert await close_code(ws) == 4403
 
 
-async def test_no_auth_message_closes_4408(strict_service: RunningService) -> None:
+async def test_no_auth_message_closes_4408(strict_service: ServiceProcess) -> None:
     """A client that never authenticates is closed with 4408 after 3 seconds."""
     async with connect(strict_service.ws_url,
                        additional_headers={"Origin": "https://art.example"}) as ws:
@@ -143,7 +143,7 @@ async def receive_burst(ws: Any, position: int, count: int) -> int:
 
 
 async def test_slow_client_is_closed_4409_and_others_keep_receiving(
-        strict_service: RunningService, conn: psycopg.Connection[Any]) -> None:
+        strict_service: ServiceProcess, conn: psycopg.Connection[Any]) -> None:
     """A client that never reads is cut off with 4409; a reading client of the same user gets all."""
     owner = add_user(conn, "owner")
     # A long art_url makes every message ~1.3 kB, so the slow socket's buffers fill quickly.
@@ -180,7 +180,7 @@ async def test_slow_client_is_closed_4409_and_others_keep_receiving(
         slow.close()
 
 
-def _metrics(svc: RunningService) -> dict[str, float]:
+def _metrics(svc: ServiceProcess) -> dict[str, float]:
     return scrape(svc.base_url)
 
 
@@ -189,7 +189,7 @@ def _value(metrics: dict[str, float], name: str) -> float:
     return metrics[name]
 
 
-def test_cors_follows_the_origin_allow_list(strict_service: RunningService) -> None:
+def test_cors_follows_the_origin_allow_list(strict_service: ServiceProcess) -> None:
     """Pages on an allowed origin may call the API from the browser; other origins may not."""
     import httpx
 

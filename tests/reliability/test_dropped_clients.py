@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from devkit.hostdata import wait_until_sequenced
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.stream import (
     StreamClient,
     WriterStats,
@@ -65,7 +65,7 @@ def reset(sock: socket.socket) -> None:
     sock.close()
 
 
-async def wait_for_metric(svc: RunningService, name: str, value: float, timeout: float = 10) -> None:
+async def wait_for_metric(svc: ServiceProcess, name: str, value: float, timeout: float = 10) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while (current := await asyncio.to_thread(metric, svc, name)) != value:
         if asyncio.get_running_loop().time() > deadline:

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from devkit import scrape
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.stream import (
     StreamClient,
     WriterStats,
@@ -42,12 +42,12 @@ pytestmark = pytest.mark.timeout(120)
 MIN_COMMITS, MIN_MESSAGES = 100, 50
 
 
-def metric(svc: RunningService, name: str) -> float:
+def metric(svc: ServiceProcess, name: str) -> float:
     return scrape.metric(svc.base_url, name)
 
 
 @contextmanager
-def log_on_failure(*services: RunningService) -> Iterator[None]:
+def log_on_failure(*services: ServiceProcess) -> Iterator[None]:
     """Print the services' log tails when the block fails, for whoever reads the CI output."""
     try:
         yield

@@ -18,7 +18,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from devkit.hostdata import add_post, add_user, comment, react, wait_until_sequenced
-from devkit.servers import RunningService, running_service
+from devkit.servers import ServiceProcess, running_service
 from devkit.tokens import make_token
 from tests.integration.service_fixtures import db, service, shared_database_url
 
@@ -56,12 +56,12 @@ def victim_and_attacker(conn: Conn, tag: str) -> tuple[int, int, list[str]]:
     return victim, attacker, ids
 
 
-def as_user(svc: RunningService, user_id: int) -> httpx.Client:
+def as_user(svc: ServiceProcess, user_id: int) -> httpx.Client:
     return httpx.Client(base_url=svc.base_url + API, timeout=10,
                         headers={"Authorization": f"Bearer {make_token(user_id, svc.secret)}"})
 
 
-def test_every_endpoint_refuses_another_users_notifications(service: RunningService, db: Conn) -> None:
+def test_every_endpoint_refuses_another_users_notifications(service: ServiceProcess, db: Conn) -> None:
     """A's list, count, groups, mark-read, mark-all-read, delete and preferences never touch B."""
     victim, attacker, ids = victim_and_attacker(db, "rest")
     before = snapshot(db, victim)
@@ -87,7 +87,7 @@ def test_every_endpoint_refuses_another_users_notifications(service: RunningServ
         assert b.get("/preferences").json()["reactions_on_posts"] is True
 
 
-def test_a_cursor_from_another_user_only_pages_the_callers_rows(service: RunningService,
+def test_a_cursor_from_another_user_only_pages_the_callers_rows(service: ServiceProcess,
                                                                 db: Conn) -> None:
     """A cursor is a position, not a capability: replayed by A it lists A's rows only."""
     victim, attacker, ids = victim_and_attacker(db, "cursor")
@@ -130,7 +130,7 @@ def forged_tokens(attacker: int, victim: int, secret: str) -> dict[str, str]:
     }
 
 
-def test_forged_tokens_never_reach_the_victim(service: RunningService, db: Conn) -> None:
+def test_forged_tokens_never_reach_the_victim(service: ServiceProcess, db: Conn) -> None:
     """Tokens with a swapped payload, alg none/HS512, wrong secrets or odd claim types are 401."""
     victim, attacker, _ = victim_and_attacker(db, "forge")
     for name, token in forged_tokens(attacker, victim, service.secret).items():
@@ -139,7 +139,7 @@ def test_forged_tokens_never_reach_the_victim(service: RunningService, db: Conn)
         assert response.status_code == 401, name
 
 
-async def test_socket_never_carries_another_users_changes(service: RunningService, db: Conn) -> None:
+async def test_socket_never_carries_another_users_changes(service: ServiceProcess, db: Conn) -> None:
     """A's socket, even resuming from B's positions, gets no replay or live change of B's."""
     victim, attacker, ids = victim_and_attacker(db, "ws")
     token = make_token(attacker, service.secret)
@@ -179,13 +179,13 @@ async def test_socket_never_carries_another_users_changes(service: RunningServic
 
 
 @pytest.fixture
-def sub_service(database_url: str) -> Iterator[RunningService]:
+def sub_service(database_url: str) -> Iterator[ServiceProcess]:
     """A service that names users by public_sqid in `sub`, as the live site does."""
     with running_service(database_url, env={"NOTIFICATIONS_JWT_USER_CLAIM": "sub"}) as svc:
         yield svc
 
 
-def test_sqid_tokens_see_only_their_own_user(sub_service: RunningService, conn: Conn) -> None:
+def test_sqid_tokens_see_only_their_own_user(sub_service: ServiceProcess, conn: Conn) -> None:
     """In sub mode, A's sqid sees only A; user_id claims, unknown or SQL-ish sqids are 401."""
     victim = add_user(conn, "victim_sqid", "victimSQ")
     attacker = add_user(conn, "attacker_sqid", "attackSQ")
