@@ -11,7 +11,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pg_social_notifications import migrations
+from devkit import databases
 from pg_social_notifications.embedded_db import EmbeddedPostgres, free_port
 
 
@@ -272,18 +271,14 @@ def bench_database(name: str, *, database_url: str | None = None,
         yield BenchDatabase(url=database_url, server=None)
         return
     if given:
-        dbname = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(given, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {dbname}")  # the name is ours, not input
-        url = _to_url(_with_dbname(given, dbname))
+        dbname = databases.create_database(given, prefix=f"bench_{name}")
+        url = _to_url(_with_dbname(given, dbname))  # BENCH_DATABASE_URL may be key=value
         try:
             if migrate:
-                migrations.create_host_tables(url)
-                migrations.apply(url)
+                databases.migrate_with_host_tables(url)
             yield BenchDatabase(url=url, server=None)
         finally:
-            with psycopg.connect(given, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+            databases.drop_database(given, dbname)
         return
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-pg-") as tmp:
         server = EmbeddedPostgres(Path(tmp) / "data", free_port(), settings=PG_SETTINGS)
@@ -294,8 +289,7 @@ def bench_database(name: str, *, database_url: str | None = None,
                 conn.execute("CREATE DATABASE bench")
             url = server.url_for("bench")
             if migrate:
-                migrations.create_host_tables(url)
-                migrations.apply(url)
+                databases.migrate_with_host_tables(url)
             yield BenchDatabase(url=url, server=server, settings=dict(PG_SETTINGS))
         finally:
             server.stop("fast")

@@ -11,16 +11,14 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
-from pg_social_notifications import migrations
+from devkit import databases
 from pg_social_notifications.embedded_db import EmbeddedPostgres, free_port
 
 
@@ -32,19 +30,13 @@ class PgServer:
     embedded: EmbeddedPostgres | None
 
     def url_for(self, dbname: str) -> str:
-        # Keep URL form: yoyo and the service take DATABASE_URL as a URL.
-        return urlunsplit(urlsplit(self.admin_url)._replace(path=f"/{dbname}"))
+        return databases.url_for(self.admin_url, dbname)
 
     def create_database(self, template: str | None = None) -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            clause = f" TEMPLATE {template}" if template else ""
-            conn.execute(f"CREATE DATABASE {name}{clause}")  # names are ours, not input
-        return name
+        return databases.create_database(self.admin_url, template=template)
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        databases.drop_database(self.admin_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +74,7 @@ def pg_server() -> Iterator[PgServer]:
 def template_database(pg_server: PgServer) -> Iterator[str]:
     """A database with the host tables and every migration applied."""
     name = pg_server.create_database()
-    url = pg_server.url_for(name)
-    migrations.create_host_tables(url)
-    migrations.apply(url)
+    databases.migrate_with_host_tables(pg_server.url_for(name))
     yield name
     pg_server.drop_database(name)
 
