@@ -46,6 +46,7 @@ from bench.common import (
     parse_args,
     phase,
 )
+from pg_social_notifications.queries import sql
 
 MODES = ("triggers", "bare")
 KINDS = ("reaction", "comment")
@@ -184,7 +185,7 @@ class Listener(threading.Thread):
 
     def run(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute("LISTEN notifications_v2")
+            conn.execute(sql("listen_notifications"))  # as the service LISTENs
             self.ready.set()
             while not self.stopping.is_set():
                 for notify in conn.notifies(timeout=0.2):

@@ -25,15 +25,16 @@ from devkit.hostdata import (
     sequence,
     unread_state,
 )
+from pg_social_notifications.queries import sql
 
 Conn = psycopg.Connection[Any]
-CHANNEL = "notifications_v2"
+CHANNEL = sql("listen_notifications").split()[-1]  # the service's own LISTEN
 
 
 @pytest.fixture
 def listener(database_url: str) -> Iterator[Conn]:
     with psycopg.connect(database_url, autocommit=True) as c:
-        c.execute(f"LISTEN {CHANNEL}")
+        c.execute(sql("listen_notifications"))
         yield c
 
 

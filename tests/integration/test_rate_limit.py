@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from devkit.hostdata import add_post, add_user, comment, react, sequence, unread_state
+from pg_social_notifications.queries import sql
 from pg_social_notifications.retention import run_cleanup
 
 Conn = psycopg.Connection[Any]
@@ -109,7 +110,7 @@ def test_edits_past_the_cap_are_not_carried_over_or_announced(conn: Conn, databa
     sequence(conn)
     assert buckets(conn, owner) == {f"user:{actor}": 2}
     with psycopg.connect(database_url, autocommit=True) as listener:
-        listener.execute("LISTEN notifications_v2")
+        listener.execute(sql("listen_notifications"))
         conn.execute("UPDATE comments SET body = 'second' WHERE id = %s", (comment_id,))
         sequence(conn)  # under the cap: carried over, announced, counted
         assert [n.payload for n in listener.notifies(timeout=0.5)] == [str(owner)]
