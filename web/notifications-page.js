@@ -21,6 +21,7 @@
 
 import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
 import { MAX_PAGE_SIZE } from "./notifications-protocol.js";
+import { ReadTracker } from "./notifications-page-reading.js";
 import { PAGE_CSS } from "./notifications-page-styles.js";
 import { adoptStyles, clientFor, define, ElementBase, h } from "./notifications-shared.js";
 
@@ -47,8 +48,17 @@ export class NotificationsPageElement extends ElementBase {
     this._generation = 0;
     this._buffer = null; // changes that arrive while a load is in flight
     this._liveIds = new Set(); // arrived while the page was open: left unread
-    this._seen = new Set(); // shown and waiting to be marked read
-    this._markTimer = null;
+    this._reading = new ReadTracker({
+      delay: () => this._autoMarkDelay(),
+      markable: (id) => {
+        const entry = this._items.get(id);
+        return !this._liveIds.has(id) && (!entry || !entry.data.is_read);
+      },
+      markRead: (ids) => this._client.markRead(ids),
+      marked: (ids) => {
+        for (const id of ids) this._setRead(id, true);
+      },
+    });
     this._loadingMore = false;
     this._groupsTimer = null;
     this._unsubscribe = null;
@@ -127,7 +137,7 @@ export class NotificationsPageElement extends ElementBase {
       // Subscribe before the first load, so no change can fall between them.
       this._unsubscribe = client.subscribe((event) => this._onEvent(event));
       client.start();
-      this._observeVisibility();
+      this._reading.start();
       this.reload();
     });
     this._clockTimer = setInterval(() => this._refreshTimes(), 60000);
@@ -139,11 +149,9 @@ export class NotificationsPageElement extends ElementBase {
     if (this._unsubscribe) this._unsubscribe();
     this._unsubscribe = null;
     clearInterval(this._clockTimer);
-    clearTimeout(this._markTimer);
     clearTimeout(this._groupsTimer);
-    if (this._itemObserver) this._itemObserver.disconnect();
+    this._reading.stop();
     if (this._moreObserver) this._moreObserver.disconnect();
-    if (this._onVisible) document.removeEventListener("visibilitychange", this._onVisible);
   }
 
   /** The stream position the page has rendered (what "Mark all as read" sends as up_to). */
@@ -214,7 +222,7 @@ export class NotificationsPageElement extends ElementBase {
           ? await this._client.listNotifications({ limit: this._pageSize() })
           : await this._client.listGroups({});
       if (generation !== this._generation) return;
-      if (this._itemObserver) this._itemObserver.disconnect();
+      this._reading.unwatchAll();
       this._items.clear();
       this._list.replaceChildren();
       this._groupList.replaceChildren();
@@ -234,7 +242,7 @@ export class NotificationsPageElement extends ElementBase {
       this._markAllButton.disabled = false;
       this._updateMore();
       this._updateEmpty();
-      this._scheduleMarkRead();
+      this._reading.schedule();
     } catch (error) {
       if (generation !== this._generation) return;
       this._buffer = null;
@@ -373,7 +381,7 @@ export class NotificationsPageElement extends ElementBase {
       this._position = Math.max(this._position, data.position);
       this._renderGroups(data.groups);
       this._updateEmpty();
-      this._scheduleMarkRead();
+      this._reading.schedule();
     } catch {
       this._showNotice("Couldn't refresh the grouped view.");
     }
@@ -473,10 +481,9 @@ export class NotificationsPageElement extends ElementBase {
   _removeItem(id) {
     const entry = this._items.get(id);
     if (!entry) return;
-    if (this._itemObserver) this._itemObserver.unobserve(entry.el);
+    this._reading.forget(id, entry.el);
     entry.el.remove();
     this._items.delete(id);
-    this._seen.delete(id);
   }
 
   _setRead(id, read) {
@@ -484,7 +491,7 @@ export class NotificationsPageElement extends ElementBase {
     if (!entry) return;
     entry.data = { ...entry.data, is_read: read };
     entry.el.classList.toggle("unread", !read);
-    if (read) this._seen.delete(id);
+    if (read) this._reading.forget(id);
   }
 
   _refreshTimes() {
@@ -498,7 +505,7 @@ export class NotificationsPageElement extends ElementBase {
   _renderGroups(groups) {
     this._groups = groups;
     this._groupList.replaceChildren();
-    if (this._itemObserver) this._itemObserver.disconnect();
+    this._reading.unwatchAll();
     for (const g of groups) {
       const d = describeGroup(g);
       const el = h("li", {
@@ -543,61 +550,8 @@ export class NotificationsPageElement extends ElementBase {
     return Number.isFinite(delay) && delay >= 0 ? delay : 1000;
   }
 
-  _observeVisibility() {
-    if (typeof IntersectionObserver !== "undefined" && !this._itemObserver) {
-      this._itemObserver = new IntersectionObserver(
-        (entries) => {
-          for (const entry of entries) {
-            if (!entry.isIntersecting) continue;
-            this._noteSeen(entry.target);
-            this._itemObserver.unobserve(entry.target);
-          }
-          this._scheduleMarkRead();
-        },
-        { threshold: 0.5 },
-      );
-    }
-    this._onVisible = () => this._scheduleMarkRead();
-    document.addEventListener("visibilitychange", this._onVisible);
-  }
-
   _watch(el, n) {
-    if (n && (n.is_read || this._liveIds.has(n.id))) return;
-    if (this._itemObserver) this._itemObserver.observe(el);
-    else this._noteSeen(el);
-  }
-
-  _noteSeen(el) {
-    if (el._group) {
-      for (const id of el._group.notification_ids) if (!this._liveIds.has(id)) this._seen.add(id);
-      return;
-    }
-    const id = el.dataset.id;
-    const entry = this._items.get(id);
-    if (entry && !entry.data.is_read && !this._liveIds.has(id)) this._seen.add(id);
-  }
-
-  _scheduleMarkRead() {
-    const delay = this._autoMarkDelay();
-    if (delay === null || this._seen.size === 0 || this._markTimer) return;
-    this._markTimer = setTimeout(() => {
-      this._markTimer = null;
-      if (document.visibilityState !== "visible") return; // again when the tab is visible
-      this._flushSeen();
-    }, delay);
-  }
-
-  async _flushSeen() {
-    const ids = [...this._seen];
-    this._seen.clear();
-    if (!ids.length) return;
-    try {
-      await this._client.markRead(ids);
-      for (const id of ids) this._setRead(id, true);
-    } catch {
-      for (const id of ids) this._seen.add(id);
-      this._scheduleMarkRead();
-    }
+    this._reading.watch(el, !n || (!n.is_read && !this._liveIds.has(n.id)));
   }
 
   /** The user opened a notification (or a group): mark exactly those read. */
