@@ -21,18 +21,10 @@
 
 import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
 import { MAX_PAGE_SIZE } from "./notifications-protocol.js";
+import { PreferencesForm } from "./notifications-page-preferences.js";
 import { ReadTracker } from "./notifications-page-reading.js";
 import { PAGE_CSS } from "./notifications-page-styles.js";
 import { adoptStyles, clientFor, define, ElementBase, h } from "./notifications-shared.js";
-
-const PREFERENCES = [
-  ["reactions_on_posts", "Reactions to my artwork"],
-  ["comments_on_posts", "Comments on my artwork"],
-  ["reactions_on_blog_posts", "Reactions to my blog posts"],
-  ["comments_on_blog_posts", "Comments on my blog posts"],
-  ["aggregate_same_type", "Group similar notifications"],
-];
-
 
 export class NotificationsPageElement extends ElementBase {
   constructor() {
@@ -93,24 +85,14 @@ export class NotificationsPageElement extends ElementBase {
     this._moreButton = h("button", { type: "button", class: "action load-more", text: "Load more", hidden: true });
     this._sentinel = h("span", { class: "sentinel", "aria-hidden": "true" });
     this._more = h("div", { class: "more" }, this._moreButton, this._sentinel);
-    this._prefsForm = h("form", { class: "prefs-form" });
-    this._prefsStatus = h("p", { class: "prefs-status", role: "status" });
-    this._prefs = h(
-      "details",
-      { class: "prefs", part: "preferences" },
-      h("summary", { text: "Preferences" }),
-      this._prefsForm,
-    );
-    for (const [name, label] of PREFERENCES) {
-      this._prefsForm.append(
-        h("label", {}, h("input", { type: "checkbox", name, disabled: true }), h("span", { text: label })),
-      );
-    }
-    this._prefsForm.append(this._prefsStatus);
+    this._prefs = new PreferencesForm(() => this._client, (name) => {
+      if (name === "aggregate_same_type" && this._view === "grouped") this.reload();
+    });
     const page = h(
       "section",
       { class: "page", part: "page" },
-      bar, this._notice, this._live, this._state, this._list, this._groupList, this._more, this._prefs,
+      bar, this._notice, this._live, this._state, this._list, this._groupList, this._more,
+      this._prefs.element,
     );
     this._root.append(page);
 
@@ -118,11 +100,6 @@ export class NotificationsPageElement extends ElementBase {
     this._groupButton.addEventListener("click", () => this.setView("grouped"));
     this._markAllButton.addEventListener("click", () => this.markAllRead());
     this._moreButton.addEventListener("click", () => this.loadMore());
-    this._prefs.addEventListener("toggle", () => {
-      if (this._prefs.open) this._loadPreferences();
-    });
-    this._prefsForm.addEventListener("change", (event) => this._savePreference(event.target));
-    this._prefsForm.addEventListener("submit", (event) => event.preventDefault());
   }
 
   connectedCallback() {
@@ -593,39 +570,6 @@ export class NotificationsPageElement extends ElementBase {
       else this._showNotice("Couldn't delete the notification. Try again.");
     }
     this._updateEmpty();
-  }
-
-  // ---- preferences -----------------------------------------------------------------------------
-
-  async _loadPreferences() {
-    if (!this._client) return;
-    this._prefsStatus.textContent = "Loading…";
-    try {
-      this._applyPreferences(await this._client.getPreferences());
-      this._prefsStatus.textContent = "";
-    } catch {
-      this._prefsStatus.textContent = "Couldn't load preferences.";
-    }
-  }
-
-  _applyPreferences(prefs) {
-    for (const input of this._prefsForm.querySelectorAll("input[type=checkbox]")) {
-      input.checked = Boolean(prefs[input.name]);
-      input.disabled = false;
-    }
-  }
-
-  async _savePreference(input) {
-    if (!input || input.type !== "checkbox") return;
-    this._prefsStatus.textContent = "Saving…";
-    try {
-      this._applyPreferences(await this._client.updatePreferences({ [input.name]: input.checked }));
-      this._prefsStatus.textContent = "Saved";
-      if (input.name === "aggregate_same_type" && this._view === "grouped") this.reload();
-    } catch {
-      input.checked = !input.checked;
-      this._prefsStatus.textContent = "Couldn't save. Try again.";
-    }
   }
 }
 
