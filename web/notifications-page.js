@@ -19,8 +19,9 @@
 // Attributes: page-size (default 20), mark-read-delay (ms, default 1000;
 // "off" disables automatic marking), view ("list" | "grouped").
 
-import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
+import { describeNotification, timeAgo } from "./notifications-format.js";
 import { MAX_PAGE_SIZE } from "./notifications-protocol.js";
+import { renderGroup, renderItem } from "./notifications-page-items.js";
 import { PreferencesForm } from "./notifications-page-preferences.js";
 import { ReadTracker } from "./notifications-page-reading.js";
 import { PAGE_CSS } from "./notifications-page-styles.js";
@@ -371,59 +372,11 @@ export class NotificationsPageElement extends ElementBase {
     return `${d.actor} ${d.action} ${d.title}`;
   }
 
-  _avatar(handle, url) {
-    const avatar = h("span", { class: "avatar", "aria-hidden": "true" });
-    const src = safeHref(url);
-    if (src) {
-      const img = h("img", { alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
-      img.src = src;
-      img.addEventListener("error", () => img.replaceWith(initial(handle)));
-      avatar.append(img);
-    } else {
-      avatar.textContent = initial(handle);
-    }
-    return avatar;
-  }
-
-  _titleLink(title, url, onOpen) {
-    const href = safeHref(url);
-    if (!href) return h("span", { class: "title", text: title });
-    const link = h("a", { class: "title", href, text: title });
-    link.addEventListener("click", onOpen);
-    return link;
-  }
-
   _renderItem(n) {
-    const d = describeNotification(n);
-    const el = h("li", {
-      class: n.is_read ? "item" : "item unread",
-      "data-id": n.id,
-      "data-seq": n.seq,
-      part: "item",
+    return renderItem(n, {
+      opened: () => this._markOpened([n.id]),
+      remove: () => this.deleteNotification(n.id),
     });
-    const text = h(
-      "p",
-      { class: "text" },
-      h("span", { class: "actor", text: d.actor }),
-      " ",
-      h("span", { class: "what", text: d.action }),
-      " ",
-      this._titleLink(d.title, n.content_url, () => this._markOpened([n.id])),
-    );
-    const body = h("div", { class: "body" }, text);
-    if (d.preview !== null) body.append(h("p", { class: "preview", text: d.preview }));
-    body.append(
-      h(
-        "p",
-        { class: "meta" },
-        h("time", { datetime: n.created_at, text: timeAgo(n.created_at) }),
-        h("span", { class: "tag", text: "Unread" }),
-      ),
-    );
-    const remove = h("button", { type: "button", class: "delete", "aria-label": "Delete notification", text: "×" });
-    remove.addEventListener("click", () => this.deleteNotification(n.id));
-    el.append(this._avatar(d.actor, n.actor_avatar_url), body, remove);
-    return el;
   }
 
   _appendItem(n) {
@@ -484,34 +437,7 @@ export class NotificationsPageElement extends ElementBase {
     this._groupList.replaceChildren();
     this._reading.unwatchAll();
     for (const g of groups) {
-      const d = describeGroup(g);
-      const el = h("li", {
-        class: g.unread > 0 ? "item group unread" : "item group",
-        "data-key": `${g.notification_type}:${g.content_type}:${g.content_id}:${g.latest_seq}`,
-        part: "group",
-      });
-      const avatars = h("span", { class: "avatars", "aria-hidden": "true" });
-      for (const actor of (g.actors || []).slice(0, 3)) avatars.append(this._avatar(actor.actor_handle, null));
-      const body = h(
-        "div",
-        { class: "body" },
-        h(
-          "p",
-          { class: "text" },
-          h("span", { class: "actor", text: d.actor }),
-          " ",
-          h("span", { class: "what", text: d.action }),
-          " ",
-          this._titleLink(d.title, g.content_url, () => this._markOpened(g.notification_ids)),
-        ),
-        h(
-          "p",
-          { class: "meta" },
-          h("time", { datetime: g.latest_at, text: timeAgo(g.latest_at) }),
-          h("span", { class: "tag", text: `${g.unread} unread` }),
-        ),
-      );
-      el.append(avatars, body, h("span", { class: "total", title: "Notifications in this group", text: String(g.total) }));
+      const el = renderGroup(g, () => this._markOpened(g.notification_ids));
       el._group = g;
       this._groupList.append(el);
       if (g.unread > 0) this._watch(el, null);

@@ -31,5 +31,8 @@ export const MAX_MARK_READ_IDS = 500;
 /** The largest `limit` of a list page. */
 export const MAX_PAGE_SIZE = 200;
 
+/** Actors the grouped view's groups name (the service sends at most this many). */
+export const ACTOR_SAMPLE = 3;
+
 /** How a notification names an actor who has no user (an anonymous reaction or comment). */
 export const ANONYMOUS = "Anonymous";

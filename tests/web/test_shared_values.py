@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from pg_social_notifications import close_codes, ws_messages
+from pg_social_notifications import close_codes, grouping, ws_messages
 from pg_social_notifications.paths import TRIGGERS_DIR
 from pg_social_notifications.schemas import MAX_MARK_READ_IDS, MAX_PAGE_SIZE
 from tests.web.test_js_unit import NODE
@@ -41,6 +41,7 @@ def test_close_codes_limits_messages_and_the_anonymous_actor_match() -> None:
 
     assert js["MAX_MARK_READ_IDS"] == MAX_MARK_READ_IDS
     assert js["MAX_PAGE_SIZE"] == MAX_PAGE_SIZE
+    assert js["ACTOR_SAMPLE"] == grouping.ACTOR_SAMPLE
     rules = (TRIGGERS_DIR / "notification_rules.sql").read_text()
     anonymous = re.search(r"coalesce\(u\.handle::text, '([^']+)'\)", rules)
     assert anonymous is not None and js["ANONYMOUS"] == anonymous.group(1)

@@ -1,0 +1,97 @@
+// notifications-page-items.js — how the page draws one notification and one group: plain
+// elements, text set with textContent only (whatever a user typed stays text), links only
+// to safe URLs. The page keeps the elements in order and reacts to clicks through `opened`
+// and `remove`.
+
+import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
+import { ACTOR_SAMPLE } from "./notifications-protocol.js";
+import { h } from "./notifications-shared.js";
+
+function avatar(handle, url) {
+  const element = h("span", { class: "avatar", "aria-hidden": "true" });
+  const src = safeHref(url);
+  if (src) {
+    const img = h("img", { alt: "", loading: "lazy", referrerpolicy: "no-referrer" });
+    img.src = src;
+    img.addEventListener("error", () => img.replaceWith(initial(handle)));
+    element.append(img);
+  } else {
+    element.textContent = initial(handle);
+  }
+  return element;
+}
+
+function titleLink(title, url, opened) {
+  const href = safeHref(url);
+  if (!href) return h("span", { class: "title", text: title });
+  const link = h("a", { class: "title", href, text: title });
+  link.addEventListener("click", opened);
+  return link;
+}
+
+/** One notification's list item; `opened` when its link is followed, `remove` on delete. */
+export function renderItem(n, { opened, remove }) {
+  const d = describeNotification(n);
+  const el = h("li", {
+    class: n.is_read ? "item" : "item unread",
+    "data-id": n.id,
+    "data-seq": n.seq,
+    part: "item",
+  });
+  const text = h(
+    "p",
+    { class: "text" },
+    h("span", { class: "actor", text: d.actor }),
+    " ",
+    h("span", { class: "what", text: d.action }),
+    " ",
+    titleLink(d.title, n.content_url, opened),
+  );
+  const body = h("div", { class: "body" }, text);
+  if (d.preview !== null) body.append(h("p", { class: "preview", text: d.preview }));
+  body.append(
+    h(
+      "p",
+      { class: "meta" },
+      h("time", { datetime: n.created_at, text: timeAgo(n.created_at) }),
+      h("span", { class: "tag", text: "Unread" }),
+    ),
+  );
+  const deleteButton = h("button", { type: "button", class: "delete", "aria-label": "Delete notification", text: "×" });
+  deleteButton.addEventListener("click", remove);
+  el.append(avatar(d.actor, n.actor_avatar_url), body, deleteButton);
+  return el;
+}
+
+/** One group's list item ("bob and 3 others reacted to your artwork"); `opened` on its link. */
+export function renderGroup(g, opened) {
+  const d = describeGroup(g);
+  const el = h("li", {
+    class: g.unread > 0 ? "item group unread" : "item group",
+    "data-key": `${g.notification_type}:${g.content_type}:${g.content_id}:${g.latest_seq}`,
+    part: "group",
+  });
+  const avatars = h("span", { class: "avatars", "aria-hidden": "true" });
+  for (const actor of (g.actors || []).slice(0, ACTOR_SAMPLE)) avatars.append(avatar(actor.actor_handle, null));
+  const body = h(
+    "div",
+    { class: "body" },
+    h(
+      "p",
+      { class: "text" },
+      h("span", { class: "actor", text: d.actor }),
+      " ",
+      h("span", { class: "what", text: d.action }),
+      " ",
+      titleLink(d.title, g.content_url, opened),
+    ),
+    h(
+      "p",
+      { class: "meta" },
+      h("time", { datetime: g.latest_at, text: timeAgo(g.latest_at) }),
+      h("span", { class: "tag", text: `${g.unread} unread` }),
+    ),
+  );
+  el.append(avatars, body, h("span", { class: "total", title: "Notifications in this group", text: String(g.total) }));
+  return el;
+}
