@@ -1,15 +1,17 @@
-// notifications-client.js — the ONE module that talks to the notifications service.
+// notifications-client.js — the ONE object that talks to the notifications service.
 //
 // It owns the WebSocket (backoff with full jitter, connect timeout, ping,
 // reconnect on `online` / tab visible), the fallback to Server-Sent Events
 // where WebSockets are blocked (and the way back), the stream position used
-// to resume without gaps or duplicates, the unread count, and the REST helpers.
+// to resume without gaps or duplicates, the unread count, and the REST calls
+// (notifications-rest.js makes them).
 // The custom elements only subscribe to it. No DOM access at import time,
 // so it loads in Node (unit tests) and during server-side rendering.
 //
 // Protocol: docs/WEBSOCKET.md, docs/SSE.md. Endpoints: docs/API.md. Usage: docs/WEB.md.
 
-import { CHANGE_TYPES, CLOSE, MAX_MARK_READ_IDS } from "./notifications-protocol.js";
+import { CHANGE_TYPES, CLOSE } from "./notifications-protocol.js";
+import { NotificationsApiError, NotificationsRest } from "./notifications-rest.js";
 
 /** Backoff and liveness defaults (milliseconds), after partysocket's. */
 export const DEFAULTS = Object.freeze({
@@ -33,9 +35,8 @@ export const FALLBACK_DEFAULTS = Object.freeze({
   retryWebSocket: 180000,
 });
 
-export { CHANGE_TYPES };
+export { CHANGE_TYPES, NotificationsApiError };
 
-const API_PATH = "/api/notifications";
 const WS_PATH = "/api/notifications/ws";
 const STREAM_PATH = "/api/notifications/stream";
 // Close codes the service sends: a socket closed with one of them did open, so
@@ -55,16 +56,6 @@ export function backoffDelay(attempt, options = DEFAULTS, random = Math.random, 
   const ceiling = Math.min(options.maxDelay, options.initialDelay * options.factor ** attempt,
     Math.max(options.initialDelay, elapsed));
   return Math.floor(ceiling * random());
-}
-
-/** An HTTP error from the service: `status` and the service's `detail`. */
-export class NotificationsApiError extends Error {
-  constructor(status, detail) {
-    super(`notifications API ${status}: ${detail}`);
-    this.name = "NotificationsApiError";
-    this.status = status;
-    this.detail = detail;
-  }
 }
 
 const realTimers = {
@@ -128,6 +119,13 @@ export class NotificationsClient {
     this._fallback = options.fallback === false ? null : { ...FALLBACK_DEFAULTS, ...(options.fallback || {}) };
     this._fetch =
       options.fetch === undefined ? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : null) : options.fetch;
+    this._rest = new NotificationsRest({
+      baseUrl: this._baseUrl,
+      fetch: this._fetch,
+      getToken: this._getToken,
+      onCount: (position, unreadCount) => this.noteCount(position, unreadCount),
+      badge: () => ({ unread_count: this.unreadCount, position: this._shown.position }),
+    });
     this._timers = options.timers || realTimers;
     this._random = options.random || Math.random;
     this._now = options.now || Date.now;
@@ -801,95 +799,46 @@ export class NotificationsClient {
     }
   }
 
-  // ---- REST (docs/API.md) -------------------------------------------------------
-
-  async _request(method, path, { query, body } = {}) {
-    if (!this._fetch) throw new Error("no fetch available");
-    let url = `${this._baseUrl}${API_PATH}${path}`;
-    if (query) {
-      const params = new URLSearchParams();
-      for (const [key, value] of Object.entries(query)) {
-        if (value !== undefined && value !== null) params.set(key, String(value));
-      }
-      const text = params.toString();
-      if (text) url += `?${text}`;
-    }
-    for (let attempt = 0; ; attempt++) {
-      const token = await this._getToken(attempt ? { refresh: true } : undefined);
-      const headers = { Authorization: `Bearer ${token}` };
-      if (body !== undefined) headers["Content-Type"] = "application/json";
-      const response = await this._fetch(url, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        // A write started just before navigating away (opening a notification) still completes.
-        keepalive: method !== "GET",
-      });
-      if (response.status === 401 && attempt === 0) continue; // once more with a fresh token
-      if (!response.ok) {
-        let detail = response.statusText;
-        try {
-          detail = (await response.json()).detail ?? detail;
-        } catch {
-          // not JSON
-        }
-        throw new NotificationsApiError(response.status, detail);
-      }
-      if (response.status === 204) return null;
-      const data = await response.json();
-      if (data && typeof data.position === "number") this.noteCount(data.position, data.unread_count);
-      return data;
-    }
-  }
+  // ---- REST (docs/API.md): notifications-rest.js; the same calls on the client ----------
 
   /** GET / — newest first: `{notifications, next_cursor, unread_count, position}`. */
-  listNotifications({ limit, cursor, unreadOnly } = {}) {
-    return this._request("GET", "/", {
-      query: { limit, cursor, unread_only: unreadOnly ? "true" : undefined },
-    });
+  listNotifications(options) {
+    return this._rest.listNotifications(options);
   }
 
   /** GET /groups — the grouped view. */
-  listGroups({ limit, windowHours } = {}) {
-    return this._request("GET", "/groups", { query: { limit, window_hours: windowHours } });
+  listGroups(options) {
+    return this._rest.listGroups(options);
   }
 
   /** GET /unread-count — `{unread_count, position}`. */
   fetchUnreadCount() {
-    return this._request("GET", "/unread-count");
+    return this._rest.fetchUnreadCount();
   }
 
-  /** POST /mark-read with the ids the user was actually shown (batched by 500). */
-  async markRead(ids) {
-    const unique = [...new Set(ids)];
-    let result = { marked: 0, unread_count: this.unreadCount, position: this._shown.position };
-    for (let i = 0; i < unique.length; i += MAX_MARK_READ_IDS) {
-      const answer = await this._request("POST", "/mark-read", { body: unique.slice(i, i + MAX_MARK_READ_IDS) });
-      result = { ...answer, marked: result.marked + answer.marked };
-    }
-    return result;
+  /** POST /mark-read with the ids the user was actually shown. */
+  markRead(ids) {
+    return this._rest.markRead(ids);
   }
 
   /** POST /mark-all-read; with `upTo`, only notifications at or below that position. */
   markAllRead(upTo) {
-    return this._request("POST", "/mark-all-read", {
-      body: typeof upTo === "number" ? { up_to: upTo } : undefined,
-    });
+    return this._rest.markAllRead(upTo);
   }
 
   /** DELETE /{id}. */
   deleteNotification(id) {
-    return this._request("DELETE", `/${encodeURIComponent(id)}`);
+    return this._rest.deleteNotification(id);
   }
 
   /** GET /preferences. */
   getPreferences() {
-    return this._request("GET", "/preferences");
+    return this._rest.getPreferences();
   }
 
   /** PUT /preferences with any subset of the fields; returns the full object. */
   updatePreferences(changes) {
-    return this._request("PUT", "/preferences", { body: changes });
+    return this._rest.updatePreferences(changes);
   }
 }
 

@@ -1,0 +1,124 @@
+// notifications-rest.js — the REST half of the client (docs/API.md): each call signed with
+// the host's token (once more with a fresh one after a 401), errors as NotificationsApiError,
+// and every answer that carries a badge handed to `onCount` so the badge follows REST too.
+
+import { MAX_MARK_READ_IDS } from "./notifications-protocol.js";
+
+const API_PATH = "/api/notifications";
+
+/** An HTTP error from the service: `status` and the service's `detail`. */
+export class NotificationsApiError extends Error {
+  constructor(status, detail) {
+    super(`notifications API ${status}: ${detail}`);
+    this.name = "NotificationsApiError";
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+export class NotificationsRest {
+  /**
+   * @param {object} options
+   * @param {string} options.baseUrl the service's origin ("" for the page's own)
+   * @param {typeof fetch | null} options.fetch
+   * @param {(o?: {refresh: boolean}) => Promise<string>} options.getToken the host's token
+   * @param {(position: number, unreadCount: number) => void} options.onCount
+   * @param {() => {unread_count: number, position: number}} options.badge the badge now
+   */
+  constructor({ baseUrl, fetch, getToken, onCount, badge }) {
+    this._baseUrl = baseUrl;
+    this._fetch = fetch;
+    this._getToken = getToken;
+    this._onCount = onCount;
+    this._badge = badge;
+  }
+
+  async _request(method, path, { query, body } = {}) {
+    if (!this._fetch) throw new Error("no fetch available");
+    let url = `${this._baseUrl}${API_PATH}${path}`;
+    if (query) {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(query)) {
+        if (value !== undefined && value !== null) params.set(key, String(value));
+      }
+      const text = params.toString();
+      if (text) url += `?${text}`;
+    }
+    for (let attempt = 0; ; attempt++) {
+      const token = await this._getToken(attempt ? { refresh: true } : undefined);
+      const headers = { Authorization: `Bearer ${token}` };
+      if (body !== undefined) headers["Content-Type"] = "application/json";
+      const response = await this._fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        // A write started just before navigating away (opening a notification) still completes.
+        keepalive: method !== "GET",
+      });
+      if (response.status === 401 && attempt === 0) continue; // once more with a fresh token
+      if (!response.ok) {
+        let detail = response.statusText;
+        try {
+          detail = (await response.json()).detail ?? detail;
+        } catch {
+          // not JSON
+        }
+        throw new NotificationsApiError(response.status, detail);
+      }
+      if (response.status === 204) return null;
+      const data = await response.json();
+      if (data && typeof data.position === "number") this._onCount(data.position, data.unread_count);
+      return data;
+    }
+  }
+
+  /** GET / — newest first: `{notifications, next_cursor, unread_count, position}`. */
+  listNotifications({ limit, cursor, unreadOnly } = {}) {
+    return this._request("GET", "/", {
+      query: { limit, cursor, unread_only: unreadOnly ? "true" : undefined },
+    });
+  }
+
+  /** GET /groups — the grouped view. */
+  listGroups({ limit, windowHours } = {}) {
+    return this._request("GET", "/groups", { query: { limit, window_hours: windowHours } });
+  }
+
+  /** GET /unread-count — `{unread_count, position}`. */
+  fetchUnreadCount() {
+    return this._request("GET", "/unread-count");
+  }
+
+  /** POST /mark-read with the ids the user was actually shown (batched by the API's limit). */
+  async markRead(ids) {
+    const unique = [...new Set(ids)];
+    let result = { marked: 0, ...this._badge() };
+    for (let i = 0; i < unique.length; i += MAX_MARK_READ_IDS) {
+      const answer = await this._request("POST", "/mark-read", { body: unique.slice(i, i + MAX_MARK_READ_IDS) });
+      result = { ...answer, marked: result.marked + answer.marked };
+    }
+    return result;
+  }
+
+  /** POST /mark-all-read; with `upTo`, only notifications at or below that position. */
+  markAllRead(upTo) {
+    return this._request("POST", "/mark-all-read", {
+      body: typeof upTo === "number" ? { up_to: upTo } : undefined,
+    });
+  }
+
+  /** DELETE /{id}. */
+  deleteNotification(id) {
+    return this._request("DELETE", `/${encodeURIComponent(id)}`);
+  }
+
+  /** GET /preferences. */
+  getPreferences() {
+    return this._request("GET", "/preferences");
+  }
+
+  /** PUT /preferences with any subset of the fields; returns the full object. */
+  updatePreferences(changes) {
+    return this._request("PUT", "/preferences", { body: changes });
+  }
+}
