@@ -43,9 +43,10 @@ async def hello_or_close(svc: ServiceProcess, user: int, *, in_url: bool = False
     token = make_token(user, svc.secret)
     url = f"{svc.ws_url}?token={token}" if in_url else svc.ws_url
     async with websockets.connect(url, open_timeout=20) as ws:
-        if not in_url:
-            await ws.send(f'{{"type": "auth", "token": "{token}"}}')
         try:
+            # A socket refused on arrival is closed before it can send its auth message.
+            if not in_url:
+                await ws.send(f'{{"type": "auth", "token": "{token}"}}')
             message = await recv_json(ws, timeout=30)
         except ConnectionClosed as closed:
             rcvd = closed.rcvd
