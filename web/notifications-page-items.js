@@ -29,6 +29,19 @@ function titleLink(title, url, opened) {
   return link;
 }
 
+/** "bob reacted 🔥 to your artwork Sunset", the title a link when its URL is safe. */
+function sentence(d, url, opened) {
+  return h(
+    "p",
+    { class: "text" },
+    h("span", { class: "actor", text: d.actor }),
+    " ",
+    h("span", { class: "what", text: d.action }),
+    " ",
+    titleLink(d.title, url, opened),
+  );
+}
+
 /** One notification's list item; `opened` when its link is followed, `remove` on delete. */
 export function renderItem(n, { opened, remove }) {
   const d = describeNotification(n);
@@ -38,16 +51,7 @@ export function renderItem(n, { opened, remove }) {
     "data-seq": n.seq,
     part: "item",
   });
-  const text = h(
-    "p",
-    { class: "text" },
-    h("span", { class: "actor", text: d.actor }),
-    " ",
-    h("span", { class: "what", text: d.action }),
-    " ",
-    titleLink(d.title, n.content_url, opened),
-  );
-  const body = h("div", { class: "body" }, text);
+  const body = h("div", { class: "body" }, sentence(d, n.content_url, opened));
   if (d.preview !== null) body.append(h("p", { class: "preview", text: d.preview }));
   body.append(
     h(
@@ -76,15 +80,7 @@ export function renderGroup(g, opened) {
   const body = h(
     "div",
     { class: "body" },
-    h(
-      "p",
-      { class: "text" },
-      h("span", { class: "actor", text: d.actor }),
-      " ",
-      h("span", { class: "what", text: d.action }),
-      " ",
-      titleLink(d.title, g.content_url, opened),
-    ),
+    sentence(d, g.content_url, opened),
     h(
       "p",
       { class: "meta" },

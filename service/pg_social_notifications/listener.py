@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable, Iterable
 
 import psycopg
@@ -19,6 +18,7 @@ import psycopg
 from pg_social_notifications import store
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.queries import sql
+from pg_social_notifications.reconnect import MAX_DELAY, reconnect_delay
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,7 @@ class Listener:
     def __init__(self, database_url: str, sync: Callable[[Iterable[int]], Awaitable[None]],
                  connected_users: Callable[[], list[int]], metrics: Metrics, *,
                  probe_interval: float = 10.0, probe_timeout: float = 5.0,
-                 max_backoff: float = 2.0) -> None:
-        # A short cap: one connection per process, so retrying every 1–2 s costs the
-        # database nothing, and the service is whole again within 2 s of its return.
+                 max_backoff: float = MAX_DELAY) -> None:
         self._url = database_url
         self._sync = sync
         self._connected_users = connected_users
@@ -69,8 +67,7 @@ class Listener:
                 except (psycopg.Error, OSError) as exc:
                     self._set_connected(False)
                     failures += 1
-                    delay = min(self._max_backoff, 0.25 * 2 ** min(failures, 8))
-                    delay *= random.uniform(0.5, 1.0)
+                    delay = reconnect_delay(failures, self._max_backoff)
                     log.warning("LISTEN connection lost (%s); retrying in %.2fs",
                                 type(exc).__name__, delay)
                     await asyncio.sleep(delay)

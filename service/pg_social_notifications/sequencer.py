@@ -30,6 +30,7 @@ import psycopg
 
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.queries import sql
+from pg_social_notifications.reconnect import MAX_DELAY, reconnect_delay
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ class Sequencer:
 
     def __init__(self, database_url: str, metrics: Metrics, *, poll_interval: float = 0.005,
                  standby_interval: float = 2.0, timeout: float = 10.0,
-                 max_backoff: float = 2.0) -> None:
-        # A short cap: one connection per process, so retrying every 1–2 s costs the
-        # database nothing, and the service is whole again within 2 s of its return.
+                 max_backoff: float = MAX_DELAY) -> None:
         self._url = database_url
         self._timeout = timeout
         self._metrics = metrics
@@ -76,10 +75,10 @@ class Sequencer:
                 except (psycopg.Error, OSError) as exc:
                     self._set_leading(False)
                     failures += 1
-                    delay = min(self._max_backoff, 0.25 * 2 ** min(failures, 8))
+                    delay = reconnect_delay(failures, self._max_backoff)
                     log.warning("sequencer connection lost (%s); retrying in %.2fs",
                                 type(exc).__name__, delay)
-                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                    await asyncio.sleep(delay)
         finally:
             self._set_leading(False)
 

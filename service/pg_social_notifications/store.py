@@ -154,8 +154,8 @@ class NotificationStore:
                 await cur.execute(sql("events_after"), {
                     "user_ids": users, "after_seqs": after, "per_user_limit": per_user})
                 events = await cur.fetchall()
-            wanted = [i for i in {i for e in events if e.kind in ("created", "updated")
-                                  for i in e.notification_ids}]
+            wanted = list({i for e in events if e.kind in ("created", "updated")
+                           for i in e.notification_ids})
             return events, await _notifications_by_ids(conn, users, wanted)
 
         return await run(self.pool, work, transaction=False)

@@ -300,3 +300,14 @@ def test_a_scrape_waits_out_a_worker_file_that_is_being_created(
     finally:
         writer.join()
     assert b"notifications_ws_replays_total 7.0" in body, body
+
+
+def test_the_reconnect_delay_doubles_to_its_cap_with_jitter() -> None:
+    """0.25 s doubling per failure, never past the cap, each drawn from its upper half."""
+    from pg_social_notifications.reconnect import MAX_DELAY, reconnect_delay
+
+    for failures, ceiling in ((1, 0.5), (2, 1.0), (3, MAX_DELAY), (50, MAX_DELAY)):
+        delays = [reconnect_delay(failures) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (failures, min(delays), max(delays))
+        assert max(delays) - min(delays) > ceiling / 10  # jittered, not one value
+    assert reconnect_delay(50, cap=10.0) <= 10.0 and reconnect_delay(50, cap=10.0) >= 5.0
