@@ -4,7 +4,9 @@ or between a browser and the service.
 `silence(app)` drops the bytes of one application's open connections both
 ways and closes nothing, as a partition or a dead NAT entry would; `cut()`
 is an outage as the service sees one: every open connection is reset and
-new ones are refused until `restore()`. PostgreSQL itself keeps running, so
+new ones are refused until `restore()`. `stall()` is a path that accepts a
+connection and then never answers (a firewall that drops, a hung server):
+every new connection until `restore()` hangs, and stays hung after it. PostgreSQL itself keeps running, so
 the test's own connection (direct, not through the proxy) still works.
 `pause()` stops reading what the server sends until `resume()`, as a slow
 network would: with a small receive buffer the server's sends back up at once.
@@ -38,6 +40,8 @@ class FaultProxy:
         self._connections: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._down = False
+        self._stalling = False
+        self._stalled: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def silence(self, application_name: str) -> int:
@@ -65,10 +69,15 @@ class FaultProxy:
     def resume(self) -> None:
         self._flowing.set()
 
+    def stall(self) -> None:
+        """Accept new connections and never answer them (until `restore()`)."""
+        with self._lock:
+            self._down, self._stalling = False, True
+
     def restore(self) -> None:
         """Accept and forward new connections again."""
         with self._lock:
-            self._down = False
+            self._down = self._stalling = False
 
     def _accept(self) -> None:
         while True:
@@ -77,7 +86,10 @@ class FaultProxy:
             except OSError:
                 return
             with self._lock:
-                down = self._down
+                down, stalling = self._down, self._stalling
+                if stalling:
+                    self._stalled.append(client)  # held open, never read nor answered
+                    continue
             if down:
                 _reset(client)  # refused, as by a server that is not there
                 continue
@@ -129,6 +141,8 @@ class FaultProxy:
 
     def close(self) -> None:
         self._server.close()
+        for sock in self._stalled:
+            _reset(sock)
 
 
 def _through(database_url: str, port: int) -> str:
@@ -142,9 +156,16 @@ def _through(database_url: str, port: int) -> str:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with an RST (SO_LINGER 0), as a dead peer's kernel answers."""
+    """Close with an RST (SO_LINGER 0), as a dead peer's kernel answers.
+
+    A pump thread blocked in recv() holds the socket: close() alone would
+    release it (and send the RST) only when something arrived, so a client
+    waiting for PostgreSQL's answer to its startup packet would wait forever.
+    shutdown(SHUT_RD) wakes that recv() first, and sends nothing itself."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RD)
         sock.close()
     except OSError:
         pass
@@ -257,3 +278,5 @@ class WebSocketGate:
 
     def close(self) -> None:
         self._server.close()
+        for sock in self._stalled:
+            _reset(sock)

@@ -100,7 +100,14 @@ def create_app(settings: Settings, database_url: str, *,
             # Autocommit: a one-statement read is one round trip. Outside it psycopg
             # sends BEGIN first and the pool COMMITs after: three round trips for the
             # badge. Work that needs a transaction asks store.run for one.
-            kwargs={"application_name": "notifications-api", "autocommit": True},
+            # A bounded connect: the pool adds connections one at a time, so an attempt
+            # the network never answers held that one slot for good (every request
+            # answered 503 after the path came back). Keepalives, as the LISTEN
+            # connection has, find a pooled connection whose path went silent.
+            kwargs={"application_name": "notifications-api", "autocommit": True,
+                    "connect_timeout": max(2, round(settings.db_timeout)),
+                    "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                    "keepalives_count": 3},
             # No check on checkout (a round trip per request): store.run retries on
             # another connection when a pooled one died with a PostgreSQL restart.
             timeout=settings.db_timeout,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from websockets.asyncio.client import ClientConnection
@@ -90,3 +91,31 @@ async def test_a_silent_sequencer_connection_gives_up_the_lead_and_nothing_is_mi
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'notifications-sequencer'"
     ).fetchone()
     assert holders is not None and holders[0] == 0
+
+
+async def test_a_connection_attempt_that_is_never_answered_does_not_stop_the_pool(
+        database_url: str, conn: psycopg.Connection[Any]) -> None:
+    """The pool grows one connection at a time. An attempt accepted and then never
+    answered (a dropping firewall, a hung server) once held that one slot for good:
+    after the path came back every request was answered 503 (seen in CI as two 503s
+    in a row after an outage, from the test proxy's own stuck reset)."""
+    owner = add_user(conn, "stalled")
+    env = {"NOTIFICATIONS_DB_TIMEOUT": "2", "NOTIFICATIONS_POOL_MIN_SIZE": "1"}
+    with proxied(database_url) as (proxy, url), running_service(url, env=env) as svc:
+        headers = {"Authorization": f"Bearer {make_token(owner, svc.secret)}"}
+        api = svc.base_url + "/api/notifications/unread-count"
+        async with httpx.AsyncClient(timeout=30) as http:
+            assert (await http.get(api, headers=headers)).status_code == 200
+            proxy.cut()
+            proxy.stall()
+            down = await http.get(api, headers=headers)
+            assert down.status_code == 503, down.text  # its attempt to connect hangs
+            proxy.restore()
+            restored = time.monotonic()
+            statuses = []
+            while (status := (await http.get(api, headers=headers)).status_code) != 200:
+                statuses.append(status)
+                assert time.monotonic() - restored < 10, (statuses, svc.log_text()[-3000:])
+            # The hung attempt gives up within its connect timeout (2 s), then the
+            # next request's attempt connects.
+            assert statuses in ([], [503]), statuses
