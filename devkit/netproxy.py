@@ -278,5 +278,3 @@ class WebSocketGate:
 
     def close(self) -> None:
         self._server.close()
-        for sock in self._stalled:
-            _reset(sock)

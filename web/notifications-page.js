@@ -36,7 +36,7 @@ export class NotificationsPageElement extends ElementBase {
     this._view = "list";
     this._items = new Map(); // id -> {data, el}
     this._groups = [];
-    this._position = 0; // the stream position the page has rendered
+    this._renderedPosition = 0; // the stream position the page has rendered
     this._cursor = null;
     this._generation = 0;
     this._buffer = null; // changes that arrive while a load is in flight
@@ -133,8 +133,8 @@ export class NotificationsPageElement extends ElementBase {
   }
 
   /** The stream position the page has rendered (what "Mark all as read" sends as up_to). */
-  get position() {
-    return this._position;
+  get renderedPosition() {
+    return this._renderedPosition;
   }
 
   get view() {
@@ -204,7 +204,7 @@ export class NotificationsPageElement extends ElementBase {
       this._items.clear();
       this._list.replaceChildren();
       this._groupList.replaceChildren();
-      this._position = data.position;
+      this._renderedPosition = data.position;
       // If the client has not joined the stream yet, join it where this list ends.
       this._client.seed(data.position);
       this._setState("ready");
@@ -302,7 +302,7 @@ export class NotificationsPageElement extends ElementBase {
         return;
       case "reset":
         // The client joined the stream without replay, past what this page shows.
-        if (event.position > this._position) this.reload();
+        if (event.position > this._renderedPosition) this.reload();
         return;
       case "status":
         return;
@@ -310,7 +310,7 @@ export class NotificationsPageElement extends ElementBase {
         break;
     }
     if (this.getAttribute("state") === "error") return; // "Try again" loads everything anyway
-    if (typeof event.position !== "number" || event.position <= this._position) return; // already in the list
+    if (typeof event.position !== "number" || event.position <= this._renderedPosition) return; // already in the list
     if (this._view === "grouped") {
       // Groups are re-read from the service; the position moves when they are rendered,
       // so "Mark all as read" never covers a change the user has not seen yet.
@@ -318,7 +318,7 @@ export class NotificationsPageElement extends ElementBase {
       this._scheduleGroupsRefresh();
       return;
     }
-    this._position = event.position;
+    this._renderedPosition = event.position;
     switch (event.type) {
       case "notification": {
         const n = event.notification;
@@ -356,7 +356,7 @@ export class NotificationsPageElement extends ElementBase {
     try {
       const data = await this._client.listGroups({});
       if (generation !== this._generation || this._view !== "grouped") return;
-      this._position = Math.max(this._position, data.position);
+      this._renderedPosition = Math.max(this._renderedPosition, data.position);
       this._renderGroups(data.groups);
       this._updateEmpty();
       this._reading.schedule();
@@ -469,7 +469,7 @@ export class NotificationsPageElement extends ElementBase {
   /** Mark everything up to the rendered position read; later arrivals stay unread. */
   async markAllRead() {
     if (!this._client) return;
-    const upTo = this._position;
+    const upTo = this._renderedPosition;
     const shown = [...this._items.keys()];
     this._markAllButton.disabled = true;
     try {

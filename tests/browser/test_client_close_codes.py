@@ -128,7 +128,7 @@ def test_4400_and_a_restart_each_reconnect_and_miss_nothing(
         page.wait_for_function(OPEN, timeout=20_000)
 
         # 4400: a client message over the 4096-byte limit.
-        page.evaluate("() => window.client._socket.send('x'.repeat(5000))")
+        page.evaluate("() => window.client.connection.link.raw.send('x'.repeat(5000))")
         page.wait_for_function("() => window.events.some(([s, c]) => c === 4400)", timeout=20_000)
         page.wait_for_function(OPEN, timeout=20_000)
         comment(conn, post, actor, "after the 4400")

@@ -93,7 +93,7 @@ def test_blocked_websockets_fall_back_to_sse_and_back_losing_and_doubling_nothin
         closes_before = [code for status, transport, code in page.evaluate("() => window.statuses")
                          if status == "waiting" and transport == "websocket"]
         assert closes_before[-3:] == [1006, 1006, 1006], closes_before
-        assert page.evaluate("() => window.client._source instanceof EventSource")
+        assert page.evaluate("() => window.client.connection.link.raw instanceof EventSource")
         assert sse_streams(svc) == 1
         comment(conn, post, actor, "on the stream")
         wait_applied(page, 3)
@@ -125,7 +125,7 @@ def test_blocked_websockets_fall_back_to_sse_and_back_losing_and_doubling_nothin
         transports = [t for _, t, _ in page.evaluate("() => window.statuses")]
         switches = [t for i, t in enumerate(transports) if i == 0 or t != transports[i - 1]]
         assert switches == ["websocket", "sse", "websocket"], transports
-        assert page.evaluate("() => window.client._source") is None  # the stream was closed
+        assert page.evaluate("() => window.client.connection.link.raw instanceof WebSocket")  # not the stream
         deadline = time.monotonic() + 10
         while sse_streams(svc) != 0:
             assert time.monotonic() < deadline, "the service still holds the stream"

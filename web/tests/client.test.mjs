@@ -300,7 +300,7 @@ test("tabs relay changes so a tab without a socket keeps up, never applying one 
   socketB.receive(change("notification", 5, 1, { notification: { id: "n5" } }));
   assert.deepEqual(changes(b.events).map((e) => e.position), [5], "its own copy is a duplicate");
   // A relay that skips a position is ignored: B's socket will deliver 6 and 7 in order.
-  a.client._applyChange(change("read", 7, 0, { ids: ["n5"] }), true);
+  socketA.receive(change("read", 7, 0, { ids: ["n5"] }));
   assert.equal(b.client.position, 5);
   socketB.receive(change("notification", 6, 2, { notification: { id: "n6" } }));
   socketB.receive(change("read", 7, 0, { ids: ["n5", "n6"] }));
