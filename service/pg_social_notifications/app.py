@@ -34,6 +34,7 @@ from pg_social_notifications.http_edges import web_files_guard
 from pg_social_notifications.listener import Listener
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.paths import WEB_DIR
+from pg_social_notifications.reconnect import connect_options
 from pg_social_notifications.request_bodies import JSONRequest
 from pg_social_notifications.retention_loop import run_retention_forever
 from pg_social_notifications.routes_ops import live, metrics, ready
@@ -100,14 +101,11 @@ def create_app(settings: Settings, database_url: str, *,
             # Autocommit: a one-statement read is one round trip. Outside it psycopg
             # sends BEGIN first and the pool COMMITs after: three round trips for the
             # badge. Work that needs a transaction asks store.run for one.
-            # A bounded connect: the pool adds connections one at a time, so an attempt
-            # the network never answers held that one slot for good (every request
-            # answered 503 after the path came back). Keepalives, as the LISTEN
-            # connection has, find a pooled connection whose path went silent.
+            # Bounded connects (connect_options): an attempt the network never answered
+            # held the pool's one growing slot for good, and every request after the
+            # path came back was answered 503.
             kwargs={"application_name": "notifications-api", "autocommit": True,
-                    "connect_timeout": max(2, round(settings.db_timeout)),
-                    "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
-                    "keepalives_count": 3},
+                    **connect_options(settings.db_timeout)},
             # No check on checkout (a round trip per request): store.run retries on
             # another connection when a pooled one died with a PostgreSQL restart.
             timeout=settings.db_timeout,

@@ -18,7 +18,7 @@ import psycopg
 from pg_social_notifications import store
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.queries import sql
-from pg_social_notifications.reconnect import MAX_DELAY, reconnect_delay
+from pg_social_notifications.reconnect import MAX_DELAY, connect_options, reconnect_delay
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,8 @@ class Listener:
             while True:
                 try:
                     async with await psycopg.AsyncConnection.connect(
-                        self._url, autocommit=True, keepalives=1, keepalives_idle=30,
-                        keepalives_interval=10, keepalives_count=3,
-                        # A path that went silent must not hang the reconnect either.
-                        connect_timeout=max(2, round(self._probe_timeout)),
-                        application_name="notifications-listener",
+                        self._url, autocommit=True, application_name="notifications-listener",
+                        **connect_options(self._probe_timeout),
                     ) as conn:
                         await conn.execute(sql("listen_notifications"))
                         if failures:

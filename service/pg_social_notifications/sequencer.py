@@ -30,7 +30,7 @@ import psycopg
 
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.queries import sql
-from pg_social_notifications.reconnect import MAX_DELAY, reconnect_delay
+from pg_social_notifications.reconnect import MAX_DELAY, connect_options, reconnect_delay
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ class Sequencer:
                     async with await psycopg.AsyncConnection.connect(
                         self._url, autocommit=True, application_name="notifications-sequencer",
                         options=self._session_options(),
-                        connect_timeout=max(2, round(self._timeout)),
-                        keepalives=1, keepalives_idle=30, keepalives_interval=10,
-                        keepalives_count=3,
+                        **connect_options(self._timeout),
                     ) as conn:
                         failures = 0
                         await self._wait_for_lead(conn)
