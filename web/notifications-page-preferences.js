@@ -4,10 +4,10 @@
 import { h } from "./notifications-shared.js";
 
 const PREFERENCES = [
-  ["reactions_on_posts", "Reactions to my artwork"],
-  ["comments_on_posts", "Comments on my artwork"],
-  ["reactions_on_blog_posts", "Reactions to my blog posts"],
-  ["comments_on_blog_posts", "Comments on my blog posts"],
+  ["notify_on_post_reactions", "Reactions to my artwork"],
+  ["notify_on_post_comments", "Comments on my artwork"],
+  ["notify_on_blog_reactions", "Reactions to my blog posts"],
+  ["notify_on_blog_comments", "Comments on my blog posts"],
   ["aggregate_same_type", "Group similar notifications"],
 ];
 

@@ -1,5 +1,5 @@
 -- get_preferences: a user's switches. No row means every switch is on.
-SELECT reactions_on_posts, comments_on_posts, reactions_on_blog_posts,
-       comments_on_blog_posts, aggregate_same_type
+SELECT notify_on_post_reactions, notify_on_post_comments, notify_on_blog_reactions,
+       notify_on_blog_comments, aggregate_same_type
   FROM notification_preferences
  WHERE user_id = %(user_id)s

@@ -61,10 +61,10 @@ AS $$
        AND p_owner_id IS NOT NULL
        AND (p_actor_id IS NULL OR p_actor_id <> p_owner_id)
        AND coalesce((SELECT CASE
-                         WHEN p_notification_type = 'reaction' AND p_content_type = 'post' THEN reactions_on_posts
-                         WHEN p_notification_type = 'comment' AND p_content_type = 'post' THEN comments_on_posts
-                         WHEN p_notification_type = 'reaction' THEN reactions_on_blog_posts
-                         ELSE comments_on_blog_posts
+                         WHEN p_notification_type = 'reaction' AND p_content_type = 'post' THEN notify_on_post_reactions
+                         WHEN p_notification_type = 'comment' AND p_content_type = 'post' THEN notify_on_post_comments
+                         WHEN p_notification_type = 'reaction' THEN notify_on_blog_reactions
+                         ELSE notify_on_blog_comments
                      END
                        FROM notification_preferences WHERE user_id = p_owner_id), true)
        -- Two probes of the unique (blocker_id, blocked_id) index, not one OR:

@@ -67,20 +67,20 @@ class MarkReadResult(msgspec.Struct, kw_only=True):
 
 
 class Preferences(msgspec.Struct, kw_only=True):
-    reactions_on_posts: bool = True
-    comments_on_posts: bool = True
-    reactions_on_blog_posts: bool = True
-    comments_on_blog_posts: bool = True
+    notify_on_post_reactions: bool = True
+    notify_on_post_comments: bool = True
+    notify_on_blog_reactions: bool = True
+    notify_on_blog_comments: bool = True
     aggregate_same_type: bool = True
 
 
 class PreferencesUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Any subset of the switches; the ones left out keep their value (null is refused)."""
 
-    reactions_on_posts: bool | UnsetType = UNSET
-    comments_on_posts: bool | UnsetType = UNSET
-    reactions_on_blog_posts: bool | UnsetType = UNSET
-    comments_on_blog_posts: bool | UnsetType = UNSET
+    notify_on_post_reactions: bool | UnsetType = UNSET
+    notify_on_post_comments: bool | UnsetType = UNSET
+    notify_on_blog_reactions: bool | UnsetType = UNSET
+    notify_on_blog_comments: bool | UnsetType = UNSET
     aggregate_same_type: bool | UnsetType = UNSET
 
     def changes(self) -> dict[str, bool | None]:

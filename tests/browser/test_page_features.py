@@ -142,13 +142,13 @@ def test_preferences_form_saves_to_the_service(
     alice = user_id(conn, "alice")
     page = open_as(context, demo, "/demo/notifications", "alice")
     page.locator("notifications-page summary").click()
-    checkbox = page.locator("notifications-page input[name=reactions_on_posts]")
+    checkbox = page.locator("notifications-page input[name=notify_on_post_reactions]")
     checkbox.wait_for(state="visible")
-    page.wait_for_function(f"() => !{SHADOW}.querySelector('input[name=reactions_on_posts]').disabled")
+    page.wait_for_function(f"() => !{SHADOW}.querySelector('input[name=notify_on_post_reactions]').disabled")
     assert checkbox.is_checked()
     checkbox.uncheck()
     page.wait_for_function(f"() => {SHADOW}.querySelector('.prefs-status').textContent === 'Saved'")
-    row = conn.execute("SELECT reactions_on_posts FROM notification_preferences WHERE user_id = %s",
+    row = conn.execute("SELECT notify_on_post_reactions FROM notification_preferences WHERE user_id = %s",
                        (alice,)).fetchone()
     assert row is not None and row[0] is False
     react(conn, post_id(conn, "p-alice-1"), user_id(conn, "bob"))

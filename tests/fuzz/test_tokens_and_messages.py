@@ -240,7 +240,7 @@ def test_hostile_values_in_every_api_field_are_4xx_never_5xx(
             http.post("/mark-all-read", content=body.encode()),
             http.put("/preferences", content=body.encode()),
             http.post("/mark-read", content=raw),
-            http.put("/preferences", content=b'{"reactions_on_posts": ' + raw + b"}"),
+            http.put("/preferences", content=b'{"notify_on_post_reactions": ' + raw + b"}"),
             http.get("/?cursor=" + urllib.parse.quote_from_bytes(raw)),
             http.delete("/" + urllib.parse.quote_from_bytes(raw, safe="")),
         ]
@@ -252,7 +252,7 @@ def test_hostile_values_in_every_api_field_are_4xx_never_5xx(
 
 
 @pytest.mark.parametrize(("method", "path", "body"), [
-    ("PUT", "/preferences", b'{"reactions_on_posts": "\xff"}'),
+    ("PUT", "/preferences", b'{"notify_on_post_reactions": "\xff"}'),
     ("PUT", "/preferences", b'{"\xff": true}'),
     ("POST", "/mark-read", b'["\xff\xfe"]'),
     ("POST", "/mark-all-read", b'{"up_to": "\xc3\x28"}'),

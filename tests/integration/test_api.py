@@ -197,15 +197,15 @@ def test_preferences_roundtrip_and_validation(service: ServiceProcess,
     """PUT changes only the given switches; unknown fields and non-booleans get 400."""
     with client(service, new_user(db)) as c:
         assert c.get("/preferences").json() == {
-            "reactions_on_posts": True, "comments_on_posts": True,
-            "reactions_on_blog_posts": True, "comments_on_blog_posts": True,
+            "notify_on_post_reactions": True, "notify_on_post_comments": True,
+            "notify_on_blog_reactions": True, "notify_on_blog_comments": True,
             "aggregate_same_type": True}
-        changed = c.put("/preferences", json={"comments_on_posts": False}).json()
-        assert changed["comments_on_posts"] is False and changed["reactions_on_posts"] is True
+        changed = c.put("/preferences", json={"notify_on_post_comments": False}).json()
+        assert changed["notify_on_post_comments"] is False and changed["notify_on_post_reactions"] is True
         assert c.get("/preferences").json() == changed
         assert c.put("/preferences", json={"colour": "red"}).status_code == 400
-        assert c.put("/preferences", json={"comments_on_posts": "no"}).status_code == 400
-        assert c.put("/preferences", json={"comments_on_posts": None}).status_code == 400
+        assert c.put("/preferences", json={"notify_on_post_comments": "no"}).status_code == 400
+        assert c.put("/preferences", json={"notify_on_post_comments": None}).status_code == 400
         assert c.put("/preferences", json={}).json() == changed
         assert c.put("/preferences", json=[1]).status_code == 400
     with client(service, 10_000_000) as ghost:

@@ -48,7 +48,7 @@ def test_edits_after_the_owner_turned_the_kind_off_or_the_kill_switch_are_silent
     post = add_post(conn, owner)
     cid = comment(conn, post, actor, "v1")
     rid = react(conn, post, actor, "🔥")
-    conn.execute("INSERT INTO notification_preferences (user_id, comments_on_posts)"
+    conn.execute("INSERT INTO notification_preferences (user_id, notify_on_post_comments)"
                  " VALUES (%s, false)", (owner,))
     conn.execute("UPDATE comments SET body = 'v2' WHERE id = %s", (cid,))
     assert preview_and_updates(conn, owner) == (["v1"], 0)

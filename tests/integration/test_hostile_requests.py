@@ -50,7 +50,7 @@ def test_deeply_nested_bodies_are_400(service: ServiceProcess, db: psycopg.Conne
                              headers={"Content-Type": "application/json"})
         assert response.status_code == 400, response.text
         assert "nests deeper than 32 levels" in response.json()["detail"]
-        assert c.get("/preferences").json()["reactions_on_posts"] is True
+        assert c.get("/preferences").json()["notify_on_post_reactions"] is True
     assert unread(db, owner) == 1
 
 
@@ -58,7 +58,7 @@ def test_a_shallow_body_with_many_brackets_in_strings_is_not_refused(
         service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
     """The depth check skips strings: brackets inside one are text, not nesting."""
     with client(service, new_user(db)) as c:
-        body = json.dumps({"comments_on_posts": False}).replace("}", ', "x": "' + "[" * 100 + '"}')
+        body = json.dumps({"notify_on_post_comments": False}).replace("}", ', "x": "' + "[" * 100 + '"}')
         response = c.put("/preferences", content=body, headers={"Content-Type": "application/json"})
         assert response.status_code == 400  # the unknown field, not the depth
         assert "nests deeper" not in response.text, response.text
@@ -68,10 +68,10 @@ def test_a_shallow_body_with_many_brackets_in_strings_is_not_refused(
 def test_preferences_take_json_booleans_only(service: ServiceProcess, db: psycopg.Connection[Any],
                                              value: Any) -> None:
     with client(service, new_user(db)) as c:
-        response = c.put("/preferences", json={"comments_on_posts": value})
+        response = c.put("/preferences", json={"notify_on_post_comments": value})
         assert response.status_code == 400, response.text
-        assert c.get("/preferences").json()["comments_on_posts"] is True
-        assert c.put("/preferences", json={"comments_on_posts": False}).json()["comments_on_posts"] is False
+        assert c.get("/preferences").json()["notify_on_post_comments"] is True
+        assert c.put("/preferences", json={"notify_on_post_comments": False}).json()["notify_on_post_comments"] is False
 
 
 @pytest.mark.parametrize("value", ["5", 5.0, True, -1, "abc", [5]])

@@ -129,7 +129,7 @@ def test_documented_grants_are_enough_for_every_role(roles_database: tuple[str, 
                             headers=headers).json()
         assert marked["unread_count"] == 0 and marked["marked"] == 2
         prefs = httpx.put(service.base_url + "/api/notifications/preferences", headers=headers,
-                          json={"comments_on_posts": False})
+                          json={"notify_on_post_comments": False})
         assert prefs.status_code == 200
 
     env = {**os.environ, "DATABASE_URL": service_url}

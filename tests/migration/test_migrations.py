@@ -199,3 +199,49 @@ def test_a_migration_waits_at_most_its_lock_timeout_names_the_blocker_and_retrie
     waited = [r.getMessage() for r in caplog.records if "stepped back" in r.getMessage()]
     assert waited and "slow-host-request" in waited[0], waited
     migrations.apply(database_url)
+
+
+PREFERENCE_COLUMNS = """
+SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
+ WHERE attrelid = 'notification_preferences'::regclass AND attnum > 0 AND NOT attisdropped
+   AND atttypid = 'boolean'::regtype
+"""
+
+
+def test_0006_renames_the_switches_to_the_plans_names_keeping_every_choice(
+        bare_database_url: str) -> None:
+    """A user who turned reactions on artwork off under the old names has them off under
+    the plan's, and the triggers honour it; the rollback gives the old names back, as set."""
+    url = bare_database_url
+    migrations.create_host_tables(url)
+    migrations.apply(url)
+    assert migrations.rollback(url) == ["0006_preferences_under_the_plans_names"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        owner, actor = add_user(conn, "owner"), add_user(conn, "actor")
+        post = add_post(conn, owner)
+        conn.execute("INSERT INTO notification_preferences (user_id, reactions_on_posts,"
+                     " aggregate_same_type) VALUES (%s, false, false)", (owner,))
+    assert migrations.apply(url) == ["0006_preferences_under_the_plans_names"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(PREFERENCE_COLUMNS).fetchone() == (
+            "notify_on_post_reactions,notify_on_post_comments,notify_on_blog_reactions,"
+            "notify_on_blog_comments,aggregate_same_type",)
+        assert conn.execute(
+            "SELECT notify_on_post_reactions, notify_on_post_comments, aggregate_same_type"
+            " FROM notification_preferences WHERE user_id = %s", (owner,)).fetchone() == (
+            False, True, False)
+        react(conn, post, actor, "👍")  # turned off: nothing
+        comment(conn, post, actor, "still on")
+        kinds = conn.execute("SELECT notification_type FROM notifications").fetchall()
+        assert kinds == [("comment",)]
+        # The host or a DBA writes the plan's columns directly.
+        conn.execute("UPDATE notification_preferences SET notify_on_post_comments = false"
+                     " WHERE user_id = %s", (owner,))
+    assert migrations.rollback(url) == ["0006_preferences_under_the_plans_names"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT reactions_on_posts, comments_on_posts, aggregate_same_type"
+            " FROM notification_preferences WHERE user_id = %s", (owner,)).fetchone() == (
+            False, False, False)
+        comment(conn, post, actor, "off under the old name too")
+        assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (1,)

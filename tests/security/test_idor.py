@@ -80,11 +80,11 @@ def test_every_endpoint_refuses_another_users_notifications(service: ServiceProc
         assert a.post("/mark-all-read", json={"up_to": 10**12}).json()["marked"] == 1
         for nid in ids:
             assert a.delete(f"/{nid}").status_code == 404
-        assert a.put("/preferences", json={"reactions_on_posts": False}).status_code == 200
+        assert a.put("/preferences", json={"notify_on_post_reactions": False}).status_code == 200
     assert snapshot(db, victim) == before
     with as_user(service, victim) as b:
         assert b.get("/unread-count").json()["unread_count"] == 2
-        assert b.get("/preferences").json()["reactions_on_posts"] is True
+        assert b.get("/preferences").json()["notify_on_post_reactions"] is True
 
 
 def test_a_cursor_from_another_user_only_pages_the_callers_rows(service: ServiceProcess,

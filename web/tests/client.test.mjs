@@ -332,8 +332,8 @@ test("REST helpers call every endpoint with a bearer token and the documented bo
     [200, { marked: 1, unread_count: 0, position: 10 }],
     [200, { marked: 1, unread_count: 0, position: 11 }],
     [204, null],
-    [200, { reactions_on_posts: true }],
-    [200, { reactions_on_posts: false }],
+    [200, { notify_on_post_reactions: true }],
+    [200, { notify_on_post_reactions: false }],
   ]);
   const { client } = makeClient({ fetch });
   await client.listNotifications({ limit: 20, cursor: "abc", unreadOnly: true });
@@ -343,7 +343,7 @@ test("REST helpers call every endpoint with a bearer token and the documented bo
   await client.markAllRead(57);
   await client.deleteNotification("d/1");
   await client.getPreferences();
-  await client.updatePreferences({ reactions_on_posts: false });
+  await client.updatePreferences({ notify_on_post_reactions: false });
   const base = "http://svc.test/api/notifications";
   assert.deepEqual(
     calls.map((c) => [c.method, c.url, c.body]),
@@ -355,7 +355,7 @@ test("REST helpers call every endpoint with a bearer token and the documented bo
       ["POST", `${base}/mark-all-read`, { up_to: 57 }],
       ["DELETE", `${base}/d%2F1`, undefined],
       ["GET", `${base}/preferences`, undefined],
-      ["PUT", `${base}/preferences`, { reactions_on_posts: false }],
+      ["PUT", `${base}/preferences`, { notify_on_post_reactions: false }],
     ],
   );
   assert.ok(calls.every((c) => c.headers.Authorization.startsWith("Bearer token-")));
