@@ -25,11 +25,12 @@ import { renderGroup, renderItem } from "./notifications-page-items.js";
 import { PreferencesForm } from "./notifications-page-preferences.js";
 import { ReadTracker } from "./notifications-page-reading.js";
 import { PAGE_CSS } from "./notifications-page-styles.js";
-import { adoptStyles, clientFor, define, ElementBase, h } from "./notifications-shared.js";
+import { adoptStyles, clientFor, declareClient, define, ElementBase, h } from "./notifications-shared.js";
 
 export class NotificationsPageElement extends ElementBase {
   constructor() {
     super();
+    declareClient(this);
     this._root = this.attachShadow({ mode: "open" });
     adoptStyles(this._root, PAGE_CSS);
     this._client = null;

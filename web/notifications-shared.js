@@ -15,6 +15,11 @@ export function define(name, constructor) {
   }
 }
 
+/** Give the element a `client` property (null: the page's default), unless one was set before it upgraded. */
+export function declareClient(element) {
+  if (!Object.prototype.hasOwnProperty.call(element, "client")) element.client = null;
+}
+
 /**
  * The element's client: its `client` property if the page set one,
  * otherwise the page's default client (configureNotifications()).
@@ -31,6 +36,7 @@ export function clientFor(element) {
 export class UnreadCountElement extends ElementBase {
   constructor() {
     super();
+    declareClient(this);
     this._count = null;
     this._unsubscribe = null;
     this._connected = 0; // bumps on every connect/disconnect, to drop a stale subscription

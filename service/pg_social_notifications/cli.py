@@ -1,4 +1,4 @@
-"""The `notifications` command: serve, migrate, cleanup, check."""
+"""The `notifications` command: serve, migrate, cleanup, check, openapi."""
 
 from __future__ import annotations
 
@@ -75,6 +75,21 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    """The API's OpenAPI document, as the service serves it at /schema/openapi.json: for
+    client generators (web/types/openapi.d.ts is made from it). No database is touched."""
+    import json
+
+    import msgspec
+
+    from pg_social_notifications.app import create_app
+
+    app = create_app(msgspec.structs.replace(settings, jwt_secret=settings.jwt_secret or "unused"),
+                     "postgresql://unused")
+    print(json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="notifications", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="compare every counter and sequence with the rows")
     check.set_defaults(func=_cmd_check)
+
+    openapi = sub.add_parser("openapi", help="print the API's OpenAPI document (JSON)")
+    openapi.set_defaults(func=_cmd_openapi)
     return parser
 
 

@@ -1,0 +1,35 @@
+// JSX typings of the custom elements, for React (and Next.js) code that uses the
+// tags directly: <notification-badge>, <notifications-button href>, <notifications-page>.
+import type { DetailedHTMLProps, HTMLAttributes } from "react";
+
+import type { NotificationsClient } from "./index";
+
+type ElementProps<Extra> = DetailedHTMLProps<HTMLAttributes<HTMLElement>, HTMLElement> & Extra & {
+  /** This element's client; default: the page's (configureNotifications, or the provider's). */
+  client?: NotificationsClient;
+};
+
+export interface NotificationBadgeAttributes {}
+
+export interface NotificationsButtonAttributes {
+  /** Where the button leads: the notifications page. */
+  href?: string;
+}
+
+export interface NotificationsPageAttributes {
+  /** Rows per page (1–200, default 20). */
+  "page-size"?: number | string;
+  /** Milliseconds an unread item must be on screen before it is marked read, or "off". */
+  "mark-read-delay"?: number | string;
+  view?: "list" | "grouped";
+}
+
+declare module "react" {
+  namespace JSX {
+    interface IntrinsicElements {
+      "notification-badge": ElementProps<NotificationBadgeAttributes>;
+      "notifications-button": ElementProps<NotificationsButtonAttributes>;
+      "notifications-page": ElementProps<NotificationsPageAttributes>;
+    }
+  }
+}
