@@ -1,3 +1,5 @@
+"use client"; // React Server Components: these are client components (hooks, effects)
+
 // React bindings: a provider that starts the page's one client, the
 // useNotifications() hook of the site's plan, and thin components for the
 // three custom elements. Safe to import during server rendering: nothing
