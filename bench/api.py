@@ -309,7 +309,10 @@ def _tables(report: Report, size: ApiSize, results: dict[tuple[str, int], LoadRe
                      "req_per_s": round(result.rate, 1), **lat,
                      "service_cpu_ms_per_request": round(
                          cpu_per_request[(name, concurrency)] / 1000.0, 3),
-                     "statuses": result.statuses, "errors": result.errors})
+                     "statuses": result.statuses, "errors": result.errors,
+                     "non_2xx": result.non_2xx,
+                     "sample_bodies": [b.decode(errors="replace")
+                                       for b in result.sample_bodies[-1:]]})
     report.data["results"] = data
     report.table(
         f"Latency and throughput ({info.notifications:,} notifications, {info.users:,} users)",
@@ -386,7 +389,7 @@ def _plot(report: Report, size: ApiSize, results: dict[tuple[str, int], LoadResu
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    run(args.size, args.out)
+    run(args.size, args.out, database_url=args.database_url)
 
 
 if __name__ == "__main__":

@@ -476,7 +476,16 @@ def parse_args(description: str, argv: Sequence[str] | None = None, *,
                              + "".join(f"; {s}" for s in sizes if s not in SIZES))
     parser.add_argument("--out", type=Path, default=RESULTS_DIR,
                         help=f"where reports go (default {RESULTS_DIR})")
+    add_database_url(parser)
     return parser.parse_args(argv)
+
+
+def add_database_url(parser: argparse.ArgumentParser) -> None:
+    """--database-url: run in that existing database (migrated, with the host tables, and
+    empty) instead of a new one; nothing is created or dropped."""
+    parser.add_argument("--database-url", default=None,
+                        help="run in this existing database (migrated, host tables, empty) "
+                             "instead of a new one; it is neither created nor dropped")
 
 
 def summarize_profile(raw_path: Path, top: int = 25) -> list[tuple[str, float]]:

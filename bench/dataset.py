@@ -265,6 +265,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
         report.meta["machine_load"] = load.finish()
     total = (info.seconds_seed + info.seconds_insert + info.seconds_events
              + info.seconds_vacuum + info.seconds_check)
+    report.data["size"] = vars(size)  # what was asked for; "dataset" is what was built
     report.data["dataset"] = info.__dict__
     report.table("What was generated", ["what", "value"], [
         ["users", info.users],
@@ -306,7 +307,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    run(args.size, args.out)
+    run(args.size, args.out, database_url=args.database_url)
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def _wait_delivered(fleet: Fleet, writer: Writer, since: float, timeout: float
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    run(args.size, args.out)
+    run(args.size, args.out, database_url=args.database_url)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import bench_database
+from bench.common import add_database_url, bench_database
 from devkit.servers import ServiceProcess, running_service
 from devkit.stream import (
     StreamClient,
@@ -151,8 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between faults")
     parser.add_argument("--out", type=Path, default=None, help="folder for faults.json")
+    add_database_url(parser)
     args = parser.parse_args(argv)
-    report = run(args.rounds, args.out, interval=args.interval)
+    report = run(args.rounds, args.out, database_url=args.database_url, interval=args.interval)
     print(json.dumps(report, indent=2))
     return 1 if report["problems"] else 0
 

@@ -51,6 +51,7 @@ from bench.common import (
     MachineLoad,
     Progress,
     Report,
+    add_database_url,
     bench_database,
     latency_summary,
     percentile,
@@ -481,6 +482,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None,
                  "back": back, "latency_moved": latency_summary(kill.latency_moved),
                  "latency_stayed": latency_summary(kill.latency_stayed),
                  "duplicates": duplicates, "gaps": gaps},
+        # the whole run (the delivery phase and the kill), as the target below counts them
+        "lost": kill.lost + steady.lost, "duplicates": duplicates, "gaps": gaps,
     })
     report.table("Three nodes behind HAProxy (TCP, leastconn)", ["what"] + list(NODES), [
         ["sockets held (the node's own /metrics)"] + [f"{spread[n]:,.0f}" for n in NODES],
@@ -655,9 +658,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="seconds a client waits for hello before it gives up an attempt "
                              f"(default {ws_clients.CONNECT_TIMEOUT:g}, as the web client)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
+    add_database_url(parser)
     args = parser.parse_args(argv)
-    run(args.size, args.out, sockets=args.sockets, rate=args.rate,
-        connect_timeout=args.connect_timeout)
+    run(args.size, args.out, database_url=args.database_url, sockets=args.sockets,
+        rate=args.rate, connect_timeout=args.connect_timeout)
 
 
 if __name__ == "__main__":

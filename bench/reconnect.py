@@ -230,6 +230,10 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         report.meta["machine_load"] = load.finish()
 
     report.data["storms"] = [s.summary() for s in storms]
+    # The first storm (clients as the web client), and lost / duplicated over every storm.
+    report.data.update({"complete": storms[0].complete, "gap": len(storms[0].gap),
+                        "lost": sum(len(s.lost) for s in storms),
+                        "duplicates": sum(s.duplicates for s in storms)})
     columns = ["what"] + [("as the web client" if s.connect_timeout == WEB_CLIENT_TIMEOUT
                            else "patient clients") + f" ({s.connect_timeout:g} s connect timeout)"
                           for s in storms]
@@ -333,7 +337,7 @@ def _plot(report: Report, storms: list[Storm], size: StormSize, out_dir: Path) -
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    run(args.size, args.out)
+    run(args.size, args.out, database_url=args.database_url)
 
 
 if __name__ == "__main__":

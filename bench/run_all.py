@@ -4,9 +4,15 @@
     .venv/bin/python -m bench all --size full --publish  # ... and copy the reports and
                                                          # plots to docs/bench/
     .venv/bin/python -m bench ws --size smoke            # one benchmark
+    .venv/bin/python -m bench ws --database-url postgresql://...  # in an existing database
 
 Reports go to bench/results/<name>.{json,md,png}; the summary to
 bench/results/summary.{json,md}.
+
+Each benchmark makes a database of its own (an embedded PostgreSQL, or one on the
+server BENCH_DATABASE_URL names). --database-url runs it in an existing database
+instead (migrated, with the host tables, empty); since each benchmark expects such
+a database, it takes one benchmark, or `dataset api` (the API runs on the dataset).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from bench.common import (
     RESULTS_DIR,
     SIZES,
     BenchDatabase,
+    add_database_url,
     bench_database,
     markdown_table,
     phase,
@@ -65,6 +72,7 @@ def summarize(names: Sequence[str], out_dir: Path, size: str,
              "Details: " + ", ".join(f"[{n}]({n}.md)" for n in names), "",
              "![summary](summary.png)", ""]
     text = "\n".join(lines)
+    out_dir.mkdir(parents=True, exist_ok=True)  # no benchmark may have written a report
     (out_dir / "summary.md").write_text(text)
     (out_dir / "summary.json").write_text(json.dumps(
         {"size": size, "rows": rows, "durations": durations, "failures": failures}, indent=2))
@@ -178,19 +186,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     parser.add_argument("--publish", action="store_true",
                         help="copy the Markdown reports and PNG plots to docs/bench/")
+    add_database_url(parser)
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if "all" in args.which else args.which
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
+    if args.database_url and len(names) > 1 and set(names) != {"dataset", "api"}:
+        parser.error("--database-url takes one benchmark (or `dataset api`): each one "
+                     "expects an empty database")
     durations: dict[str, float] = {}
     failures: dict[str, str] = {}
     with ExitStack() as stack:
         shared: BenchDatabase | None = None
         built: dataset.DatasetInfo | None = None
-        if "dataset" in names and "api" in names and not os.environ.get("BENCH_DATABASE_URL"):
+        if "dataset" in names and "api" in names and (
+                args.database_url or not os.environ.get("BENCH_DATABASE_URL")):
             # The API runs on the dataset the dataset benchmark just built: one build, not two.
-            shared = stack.enter_context(bench_database("dataset_api"))
+            shared = stack.enter_context(bench_database("dataset_api",
+                                                        database_url=args.database_url))
         for name in names:
             phase(f"benchmark {name} (size {args.size})")
             started = time.monotonic()
@@ -200,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 elif name == "api" and shared is not None and built is not None:
                     api.run(args.size, args.out, db=shared, built=built)
                 else:
-                    BENCHMARKS[name](args.size, args.out)
+                    BENCHMARKS[name](args.size, args.out, database_url=args.database_url)
             except Exception as exc:  # keep going: one failure must not hide the others
                 traceback.print_exc()
                 failures[name] = f"{type(exc).__name__}: {exc}"[:200]

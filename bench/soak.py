@@ -38,7 +38,7 @@ from typing import Any
 import psutil
 import psycopg
 
-from bench.common import bench_database
+from bench.common import add_database_url, bench_database
 from devkit.servers import ServiceProcess, running_service
 from devkit.stream import (
     StreamClient,
@@ -195,8 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="service worker processes")
     parser.add_argument("--rss-bound-mib", type=float, default=32.0)
     parser.add_argument("--out", type=Path, default=None, help="folder for soak.json")
+    add_database_url(parser)
     args = parser.parse_args(argv)
-    report = run(args.duration, args.out, workers=args.workers, rss_bound_mib=args.rss_bound_mib)
+    report = run(args.duration, args.out, database_url=args.database_url, workers=args.workers,
+                 rss_bound_mib=args.rss_bound_mib)
     summary = {k: v for k, v in report.items() if k != "rss_samples_mib"}
     print(json.dumps(summary, indent=2, default=str))
     return 1 if report["problems"] else 0

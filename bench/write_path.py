@@ -567,6 +567,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         report.meta["machine_load"] = load.finish()
 
     summaries = [c.summary() for c in cells.values()]
+    report.data["size"] = vars(size)
+    report.data["modes"] = list(MODES)
     report.data["cells"] = summaries
     report.data["bulk_us_per_row"] = bulk
     report.data["copy_and_delete"] = [vars(r) for r in bulk_runs]
@@ -746,7 +748,7 @@ def _plot(report: Report, cells: dict[tuple[str, str, str, int], Cell], size: Wr
 
 def main() -> None:
     args = parse_args(__doc__ or "")
-    run(args.size, args.out)
+    run(args.size, args.out, database_url=args.database_url)
 
 
 if __name__ == "__main__":

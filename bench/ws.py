@@ -235,6 +235,8 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
     per_connection = (rss_after - rss_before) / size.users
     connect = latency_summary(connected_report["connect_times"])
     report.data.update({
+        "users": size.users, "connected": connected_report["connected"], "lost": lost,
+        "duplicates": duplicates,
         "rss_before": rss_before, "rss_after": rss_after, "rss_end": rss_end,
         "rss_per_connection": per_connection, "fds_before": fds_before,
         "rss_per_connection_without_deflate": per_connection_plain,
@@ -374,7 +376,7 @@ def _plot(report: Report, deliveries: list[Delivery], connect_times: list[float]
 
 def main() -> None:
     args = parse_args(__doc__ or "", sizes=tuple(SIZES))
-    run(args.size, args.out)
+    run(args.size, args.out, database_url=args.database_url)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bench import soak
+from devkit.commands import run_for_report
 
 pytestmark = pytest.mark.timeout(150)
 
 
-def test_soak_smoke(database_url: str) -> None:
+def test_soak_smoke(database_url: str, tmp_path: Path) -> None:
     """20 s of writers, REST markers and churning sockets: no drift, loss, duplicate, 5xx, leak, deadlock."""
-    report = soak.run(20.0, database_url=database_url, rss_bound_mib=32.0)
+    report = run_for_report(["-m", "bench.soak", "--duration", "20", "--rss-bound-mib", "32",
+                             "--out", str(tmp_path), "--database-url", database_url],
+                            tmp_path / "soak.json")
     print({k: v for k, v in report.items() if k != "rss_samples_mib"})
     assert report["problems"] == []
     assert report["writes_committed"] > 500 and report["ws_messages"] > 500

@@ -39,3 +39,30 @@ def test_every_sql_statement_of_the_service_is_a_named_query() -> None:
                     and statement.match(node.value) and len(node.value.split()) > 1:
                 found.append(f"{path.parent.name}/{path.name}:{node.lineno}: {node.value[:40]!r}")
     assert found == []
+
+
+def test_bench_and_tests_do_not_import_each_other() -> None:
+    """bench/ and tests/ share what both need through devkit/ only: no module of bench/
+    imports tests, no module of tests/ imports bench (the smoke tests run the benchmarks
+    as commands and read their reports), and devkit/ imports neither."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    forbidden = {"bench": {"tests"}, "tests": {"bench"}, "devkit": {"bench", "tests"}}
+    found = []
+    checked = 0
+    for folder, names in forbidden.items():
+        for path in sorted((root / folder).rglob("*.py")):
+            checked += 1
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    modules = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    modules = [node.module]
+                else:
+                    continue
+                found += [f"{path.relative_to(root)}:{node.lineno}: imports {module}"
+                          for module in modules if module.split(".")[0] in names]
+    assert checked > 50, f"only {checked} modules found under {root}"
+    assert found == []
