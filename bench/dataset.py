@@ -35,6 +35,7 @@ from bench.common import (
     parse_args,
     phase,
 )
+from devkit.hostdata import seed_site
 from pg_social_notifications.consistency import find_drift
 
 
@@ -54,24 +55,9 @@ DAYS = 90
 REPLAY_DAYS = 7
 SKEW = 2.5  # recipient = users * random()^SKEW: user 1 is the most popular
 
-SEED_USERS = """
-INSERT INTO users (handle, public_sqid, avatar_url)
-SELECT 'user' || g, 'u' || g, 'https://avatars.example/' || g || '.png'
-  FROM generate_series(1, %(users)s::int) g
-"""
-# Post p belongs to user 1 + (p - 1) / POSTS_PER_USER; blog post b to user b.
-SEED_POSTS = """
-INSERT INTO posts (owner_id, title, art_url)
-SELECT 1 + (g - 1) / %(per_user)s::int, 'Artwork ' || g, 'https://art.example/' || g || '.png'
-  FROM generate_series(1, %(users)s::int * %(per_user)s::int) g
-"""
-SEED_BLOG_POSTS = """
-INSERT INTO blog_posts (owner_id, title, body, public_sqid)
-SELECT g, 'Blog post ' || g, 'Some words.', 'b' || g FROM generate_series(1, %(users)s::int) g
-"""
-
 # One chunk of notifications number lo..hi (in time order), and the counter
-# moves they imply, in one statement.
+# moves they imply, in one statement. User u's posts are (u - 1) * per_user + 1 ..
+# u * per_user (seed_site's consecutive posts), blog post u is theirs.
 INSERT_CHUNK = """
 WITH gen AS (
     SELECT i,
@@ -193,9 +179,8 @@ def build_dataset(url: str, size: DatasetSize) -> DatasetInfo:
         phase(f"seeding {size.users:,} users, {size.users * POSTS_PER_USER:,} posts, "
               f"{size.users:,} blog posts")
         started = time.monotonic()
-        conn.execute(SEED_USERS, {"users": size.users})
-        conn.execute(SEED_POSTS, {"users": size.users, "per_user": POSTS_PER_USER})
-        conn.execute(SEED_BLOG_POSTS, {"users": size.users})
+        seed_site(conn, size.users, posts_per_user=POSTS_PER_USER, consecutive_posts=True,
+                  sqids=True, blog_posts=True)
         conn.execute("ANALYZE users, posts, blog_posts")
         seconds_seed = time.monotonic() - started
 

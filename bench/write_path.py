@@ -46,6 +46,7 @@ from bench.common import (
     parse_args,
     phase,
 )
+from devkit.hostdata import seed_site
 from pg_social_notifications.queries import sql
 
 MODES = ("triggers", "bare")
@@ -72,19 +73,9 @@ SIZES = {
 }
 COPY_OWNERS = 100
 
-SEED_USERS = """
-INSERT INTO users (handle, avatar_url)
-SELECT 'user' || g, 'https://avatars.example/' || g || '.png' FROM generate_series(1, %(users)s::int) g
-"""
-# Post p belongs to user 1 + (p - 1) % users, so pgbench can compute the owner.
-SEED_POSTS = """
-INSERT INTO posts (owner_id, title, art_url)
-SELECT 1 + (g - 1) %% %(users)s::int, 'Artwork ' || g, 'https://art.example/' || g || '.png'
-  FROM generate_series(1, %(posts)s::int) g
-"""
-
-# pgbench scripts. Post p belongs to user 1 + (p - 1) % nusers; the actor is
-# any user but the owner, so every insert is a notification.
+# pgbench scripts. Post p belongs to user 1 + (p - 1) % nusers (devkit.hostdata.seed_site),
+# so pgbench can compute the owner; the actor is any user but the owner, so every insert
+# is a notification.
 REACT_SPREAD = r"""
 \set post random(1, :nposts)
 \set owner 1 + (:post - 1) % :nusers
@@ -490,9 +481,7 @@ def run(size_name: str, out_dir: Path, *, database_url: str | None = None) -> di
         url = db.url
         phase(f"seeding {size.users:,} users and {size.users * size.posts_per_user:,} posts")
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(SEED_USERS, {"users": size.users})
-            conn.execute(SEED_POSTS, {"users": size.users,
-                                      "posts": size.users * size.posts_per_user})
+            seed_site(conn, size.users, posts_per_user=size.posts_per_user)
             # The flood limit counts per (owner, actor): pgbench's random actors stay far
             # below it, the COPY's would not; this measures the write, not the limit.
             conn.execute("UPDATE notification_settings SET max_per_actor_per_hour = NULL")

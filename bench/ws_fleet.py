@@ -18,16 +18,8 @@ import psycopg
 
 from bench import ws_clients
 from bench.common import Progress
+from devkit.hostdata import seed_site, sequence
 
-SEED_USERS = """
-INSERT INTO users (handle, avatar_url)
-SELECT 'user' || g, 'https://avatars.example/' || g || '.png' FROM generate_series(1, %(n)s::int) g
-"""
-# Post u belongs to user u.
-SEED_POSTS = """
-INSERT INTO posts (owner_id, title, art_url)
-SELECT g, 'Artwork ' || g, 'https://art.example/' || g || '.png' FROM generate_series(1, %(n)s::int) g
-"""
 INSERT_COMMENT = """
 INSERT INTO comments (id, post_id, author_id, body) VALUES (%(id)s, %(post)s, %(actor)s,
     'Wonderful light in this one!')
@@ -48,14 +40,10 @@ def seed(url: str, users: int, *, history_per_user: int = 5) -> None:
     analysed: the planner sees tables of a site in service, not the empty ones of an
     install (plans cached on empty tables scan them whole until autovacuum analyses them)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(SEED_USERS, {"n": users})
-        conn.execute(SEED_POSTS, {"n": users})
+        seed_site(conn, users)  # post u belongs to user u
         if history_per_user:
             conn.execute(SEED_HISTORY, {"n": users, "per_user": history_per_user})
-            while True:
-                row = conn.execute("SELECT notification_sequence(5000)").fetchone()
-                if not row or not row[0]:
-                    break
+            sequence(conn)
         conn.execute("VACUUM ANALYZE")
 
 

@@ -1,4 +1,5 @@
-"""Writes to the host's tables in plain SQL, the way the host application does."""
+"""Writes to the host's tables in plain SQL, the way the host application does: one row at
+a time (`add_user`, `react`, ...), or a whole site's users and posts at once (`seed_site`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,42 @@ import uuid
 from typing import Any
 
 import psycopg
+
+# A site's users 1..users: handle 'user<g>', an avatar, public_sqid 'u<g>' if asked for.
+SEED_USERS = """
+INSERT INTO users (handle, public_sqid, avatar_url)
+SELECT 'user' || g, CASE WHEN %(sqids)s THEN 'u' || g END, 'https://avatars.example/' || g || '.png'
+  FROM generate_series(1, %(users)s::int) g
+"""
+# Their posts 1..users * per_user. Post p belongs to user 1 + (p - 1) % users (user u holds
+# u, u + users, u + 2 * users, ...), or with `consecutive` to user 1 + (p - 1) / per_user
+# (user u holds (u - 1) * per_user + 1 to u * per_user).
+SEED_POSTS = """
+INSERT INTO posts (owner_id, title, art_url)
+SELECT CASE WHEN %(consecutive)s THEN 1 + (g - 1) / %(per_user)s::int
+            ELSE 1 + (g - 1) %% %(users)s::int END,
+       'Artwork ' || g, 'https://art.example/' || g || '.png'
+  FROM generate_series(1, %(users)s::int * %(per_user)s::int) g
+"""
+# Blog post b belongs to user b.
+SEED_BLOG_POSTS = """
+INSERT INTO blog_posts (owner_id, title, body, public_sqid)
+SELECT g, 'Blog post ' || g, 'Some words.', 'b' || g FROM generate_series(1, %(users)s::int) g
+"""
+
+
+def seed_site(conn: psycopg.Connection[Any], users: int, *, posts_per_user: int = 1,
+              consecutive_posts: bool = False, sqids: bool = False,
+              blog_posts: bool = False) -> None:
+    """Users 1..`users` and `posts_per_user` posts each (SEED_POSTS says whose post is
+    whose), with `blog_posts` one blog post each, in set-based statements: the ids
+    are 1, 2, ... only in empty host tables, which every caller starts from."""
+    params = {"users": users, "per_user": posts_per_user, "sqids": sqids,
+              "consecutive": consecutive_posts}
+    conn.execute(SEED_USERS, params)
+    conn.execute(SEED_POSTS, params)
+    if blog_posts:
+        conn.execute(SEED_BLOG_POSTS, params)
 
 
 def add_user(conn: psycopg.Connection[Any], handle: str, sqid: str | None = None) -> int:

@@ -32,7 +32,7 @@ import psycopg
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from devkit.hostdata import wait_until_sequenced
+from devkit.hostdata import add_post, add_user, wait_until_sequenced
 from devkit.tokens import make_token
 
 RECONNECT_ERRORS = (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, EOFError)
@@ -234,17 +234,10 @@ class World:
 
 def make_world(conn: psycopg.Connection[Any], owners: int, actors: int,
                art_url: str = "https://art.example/a.png") -> World:
-    tag = uuid.uuid4().hex[:8]
-    owner_ids = [int(conn.execute("INSERT INTO users (handle) VALUES (%s) RETURNING id",
-                                  (f"owner{i}_{tag}",)).fetchone()[0])  # type: ignore[index]
-                 for i in range(owners)]
-    actor_ids = [int(conn.execute("INSERT INTO users (handle) VALUES (%s) RETURNING id",
-                                  (f"actor{i}_{tag}",)).fetchone()[0])  # type: ignore[index]
-                 for i in range(actors)]
-    posts = {o: int(conn.execute("INSERT INTO posts (owner_id, title, art_url) VALUES (%s, %s, %s)"
-                                 " RETURNING id", (o, f"post of {o}", art_url)
-                                 ).fetchone()[0])  # type: ignore[index]
-             for o in owner_ids}
+    tag = uuid.uuid4().hex[:8]  # the world may be made in a database that has users already
+    owner_ids = [add_user(conn, f"owner{i}_{tag}") for i in range(owners)]
+    actor_ids = [add_user(conn, f"actor{i}_{tag}") for i in range(actors)]
+    posts = {o: add_post(conn, o, f"post of {o}", art_url) for o in owner_ids}
     return World(owner_ids, posts, actor_ids)
 
 
