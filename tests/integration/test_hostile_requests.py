@@ -71,7 +71,8 @@ def test_preferences_take_json_booleans_only(service: ServiceProcess, db: psycop
         response = c.put("/preferences", json={"notify_on_post_comments": value})
         assert response.status_code == 400, response.text
         assert c.get("/preferences").json()["notify_on_post_comments"] is True
-        assert c.put("/preferences", json={"notify_on_post_comments": False}).json()["notify_on_post_comments"] is False
+        saved = c.put("/preferences", json={"notify_on_post_comments": False}).json()
+        assert saved["notify_on_post_comments"] is False
 
 
 @pytest.mark.parametrize("value", ["5", 5.0, True, -1, "abc", [5]])

@@ -32,8 +32,10 @@ def test_owner_acting_on_own_content_is_silent(conn: Conn) -> None:
 @pytest.mark.parametrize(
     ("preference", "expected_types"),
     [
-        ("notify_on_post_reactions", {("comment", "post"), ("reaction", "blog_post"), ("comment", "blog_post")}),
-        ("notify_on_post_comments", {("reaction", "post"), ("reaction", "blog_post"), ("comment", "blog_post")}),
+        ("notify_on_post_reactions",
+         {("comment", "post"), ("reaction", "blog_post"), ("comment", "blog_post")}),
+        ("notify_on_post_comments",
+         {("reaction", "post"), ("reaction", "blog_post"), ("comment", "blog_post")}),
         ("notify_on_blog_reactions", {("reaction", "post"), ("comment", "post"), ("comment", "blog_post")}),
         ("notify_on_blog_comments", {("reaction", "post"), ("comment", "post"), ("reaction", "blog_post")}),
     ],
