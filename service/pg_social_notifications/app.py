@@ -14,13 +14,14 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, Reference, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from psycopg_pool import AsyncConnectionPool
@@ -82,6 +83,20 @@ def shorten_reconnect_sleeps() -> None:
     during an outage are refused connections: cheap."""
     AttemptWithBackoff.INITIAL_DELAY = 0.1
     AttemptWithBackoff.DELAY_BACKOFF = 1.5
+
+
+def security_schemes(settings: Settings) -> dict[str, SecurityScheme | Reference]:
+    """The API's ways to authenticate, for the OpenAPI schema: the Bearer header, and the
+    session cookie when NOTIFICATIONS_JWT_COOKIE names one."""
+    schemes: dict[str, SecurityScheme | Reference] = {"BearerToken": SecurityScheme(
+        type="http", scheme="bearer", bearer_format="JWT",
+        description="The host's access token (HS256 JWT)")}
+    if settings.jwt_cookie:
+        schemes["SessionCookie"] = SecurityScheme(
+            type="apiKey", name=settings.jwt_cookie, security_scheme_in="cookie",
+            description="The same JWT in the host's session cookie, used when there is no "
+                        "Authorization header; POST, PUT and DELETE need a trusted Origin")
+    return schemes
 
 
 def create_app(settings: Settings, database_url: str, *,
@@ -166,8 +181,12 @@ def create_app(settings: Settings, database_url: str, *,
         store: NotificationStore = state.store
         return store
 
+    schemes = security_schemes(settings)
     handlers: list[ControllerRouterHandler] = [
-        NotificationsController, notifications_socket, notifications_stream, stream_ticket,
+        # Either scheme authenticates each operation (OpenAPI: one requirement per scheme).
+        Router(path="/", route_handlers=[NotificationsController, stream_ticket],
+               security=[{name: []} for name in schemes]),
+        notifications_socket, notifications_stream,
         live, ready, metrics,
         create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
                                    include_in_schema=False, guards=[web_files_guard]),
@@ -181,17 +200,21 @@ def create_app(settings: Settings, database_url: str, *,
         openapi_config=OpenAPIConfig(
             title="Notifications API", version="1.0.0", path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes=schemes),
         ),
         request_max_body_size=MAX_BODY_BYTES,
         request_class=JSONRequest,
         exception_handlers={UnicodeDecodeError: invalid_utf8_body,
                             DatabaseUnavailable: database_unavailable},
-        # The host's pages may live on another origin. Tokens travel in a header, never
-        # in cookies, so credentials stay off; the allow-list is the socket's.
+        # The host's pages may live on another origin; the allow-list is the socket's.
+        # Tokens travel in a header, so credentials stay off, except for the listed
+        # origins of a cookie-session site (NOTIFICATIONS_JWT_COOKIE): the ones its
+        # cookie-authenticated writes may come from may also read what the cookie opens.
         cors_config=CORSConfig(
             allow_origins=list(settings.allowed_origins) or ["*"],
             allow_methods=["GET", "POST", "PUT", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"], allow_credentials=False,
+            allow_headers=["Authorization", "Content-Type"],
+            allow_credentials=bool(settings.jwt_cookie and settings.allowed_origins),
             max_age=600,
         ),
         # Our log setup (logging_setup.py, applied by uvicorn) owns the handlers;

@@ -4,6 +4,11 @@ The default claim is an integer `user_id` (users.id). With
 NOTIFICATIONS_JWT_USER_CLAIM=sub, `sub` holds the user's public_sqid and is
 resolved through the users table. Every failure is an AuthError whose message
 is safe to show to the client: it never echoes the token.
+
+A token comes in `Authorization: Bearer`, or, with NOTIFICATIONS_JWT_COOKIE,
+in the host's session cookie when there is no such header. A browser sends a
+cookie with requests another site's page makes, so a state-changing request
+authenticated by the cookie must come from a trusted Origin (origins.py).
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 import jwt
 from jwt.types import Options
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.types import Scope
 
+from pg_social_notifications import origins
+from pg_social_notifications.settings import Settings
 from pg_social_notifications.store import NotificationStore
 
 MAX_TOKEN_LENGTH = 8192
@@ -29,6 +37,9 @@ VERIFIED_CACHE_SIZE = 8192  # tokens; about 2 MiB at most
 # A user found by `sub` is looked up again after this: a row deleted or a public_sqid
 # reassigned stops naming the old id within it.
 SQID_CACHE_SECONDS = 60.0
+# What a cross-site page can make a browser send with the user's cookie but that changes
+# nothing: these need no trusted Origin (HEAD runs as GET, http_edges.py).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # users.id is a PostgreSQL integer (serial): anything larger names nobody.
@@ -199,16 +210,72 @@ def bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-async def provide_caller(request: ASGIConnection[Any, Any, Any, Any],
-                         store: NotificationStore) -> Caller:
-    """Litestar dependency: the authenticated caller of an HTTP request, or 401.
+class Credential(NamedTuple):
+    """The token a request carries, and whether it came in the session cookie."""
+
+    token: str
+    from_cookie: bool
+
+
+def cookie_token(scope: Scope, cookie_name: str) -> str | None:
+    """The value of the session cookie `cookie_name`, or None (no name configured, no such
+    cookie, or an empty one). The first of two same-named cookies wins, as browsers put
+    the one of the longer path first (RFC 6265, 5.4)."""
+    if not cookie_name:
+        return None
+    for pair in (origins.header(scope, b"cookie", "; ") or "").split(";"):
+        name, equals, value = pair.partition("=")
+        if equals and name.strip() == cookie_name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]  # a quoted cookie-value (RFC 6265, 4.1.1)
+            return value or None
+    return None
+
+
+def http_credential(authorization: str | None, scope: Scope, cookie_name: str,
+                    alternatives: tuple[str, ...] = ()) -> Credential:
+    """The `Authorization: Bearer` token, or without that header the session cookie's, or
+    AuthError naming what was missing (`alternatives`: the endpoint's other ways)."""
+    if authorization:
+        return Credential(bearer_token(authorization), from_cookie=False)
+    token = cookie_token(scope, cookie_name)
+    if token is not None:
+        return Credential(token, from_cookie=True)
+    ways = ["Authorization: Bearer <token> header", *alternatives]
+    if cookie_name:
+        ways.append(f"{cookie_name} cookie")
+    raise AuthError("missing " + " or ".join(ways))
+
+
+def check_cookie_origin(scope: Scope, method: str, settings: Settings) -> None:
+    """403 for a state-changing request authenticated by the cookie without a trusted
+    Origin: a page on another site can make the browser send it, cookie and all (CSRF)."""
+    if method in SAFE_METHODS:
+        return
+    origin = origins.request_origin(scope)
+    if origin is None:
+        raise PermissionDeniedException(
+            detail=f"a {method} authenticated by cookie needs an Origin header")
+    if not origins.trusted(scope, origin, settings.allowed_origins):
+        raise PermissionDeniedException(detail="origin not allowed for a request authenticated by cookie")
+
+
+async def provide_caller(request: Request[Any, Any, Any], store: NotificationStore) -> Caller:
+    """Litestar dependency: the authenticated caller of an HTTP request, or 401 (403 for a
+    cookie-authenticated write from an untrusted Origin, before the token is looked at).
 
     It names `store` (unused: the verifier has it) so that Litestar resolves the two
     dependencies one after the other: independent ones are resolved concurrently in
     an anyio task group made for each request, a tenth of a request's CPU."""
     verifier: TokenVerifier = request.app.state.verifier
+    settings: Settings = request.app.state.settings
     try:
-        return await verifier.authenticate(bearer_token(request.headers.get("authorization")))
+        credential = http_credential(request.headers.get("authorization"), request.scope,
+                                     settings.jwt_cookie)
+        if credential.from_cookie:
+            check_cookie_origin(request.scope, request.method, settings)
+        return await verifier.authenticate(credential.token)
     except AuthError as exc:
         raise NotAuthorizedException(
             detail=str(exc), headers={"WWW-Authenticate": 'Bearer realm="notifications"'}

@@ -2,7 +2,11 @@
 
 Tokens may travel in the WebSocket URL (`?token=`), and uvicorn logs request
 paths with their query strings, so every record passes a filter that cuts
-query strings off and masks anything shaped like a JWT.
+query strings off and masks anything shaped like a JWT. At debug level the
+WebSocket layer logs each handshake header as a line of its own: the value of
+a `Cookie` or `Authorization` line is dropped whole, since the host's cookies
+(NOTIFICATIONS_JWT_COOKIE's and its others, session ids included) need not
+look like a JWT.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from typing import Any
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 _QUERY = re.compile(r"\?[^\s\"']*")
+# A logged header line (`< cookie: ...`, `> Set-Cookie: ...`) whose value is a credential.
+_CREDENTIAL_HEADER = re.compile(
+    r"\s*([<>]\s*)?(cookie|set-cookie|authorization|proxy-authorization)\s*:", re.IGNORECASE)
 
 
 def scrub(text: str) -> str:
@@ -22,9 +29,16 @@ def scrub(text: str) -> str:
 
 
 class ScrubSecrets(logging.Filter):
-    """Rewrites a record's message and arguments so no token or query string is logged."""
+    """Rewrites a record's message and arguments so no token, cookie or query string is logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            header = _CREDENTIAL_HEADER.match(record.getMessage())
+        except (TypeError, ValueError):  # a malformed record: logging reports it itself
+            header = None
+        if header is not None:
+            record.msg, record.args = header.group(0) + " [redacted]", ()
+            return True
         if isinstance(record.msg, str):
             record.msg = scrub(record.msg)
         if isinstance(record.args, tuple):

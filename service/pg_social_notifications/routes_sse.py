@@ -39,9 +39,9 @@ from litestar.exceptions import (
 from litestar.response.base import ASGIResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from pg_social_notifications import store, streams
+from pg_social_notifications import origins, store, streams
 from pg_social_notifications.admission import Refused, retry_after_ms
-from pg_social_notifications.auth import AuthError, Caller, TokenVerifier, bearer_token, provide_caller
+from pg_social_notifications.auth import AuthError, Caller, TokenVerifier, http_credential, provide_caller
 from pg_social_notifications.close_codes import (
     CLOSE_AUTH,
     CLOSE_BUSY,
@@ -101,11 +101,14 @@ def close_frame(code: int, reason: str) -> bytes:
     return b"event: close\ndata: " + _ENCODER.encode(_Close(code=code, reason=reason)) + b"\n\n"
 
 
-def origin_allowed(settings: Settings, origin: str | None) -> bool:
-    """The socket's allow-list, except that a missing Origin passes: browsers send one on every
-    WebSocket and every cross-origin request, but not on a same-origin GET (Fetch standard),
-    and outside a browser anything can claim any Origin."""
-    return not settings.allowed_origins or origin is None or origin in settings.allowed_origins
+def origin_allowed(settings: Settings, scope: Scope) -> bool:
+    """The socket's allow-list (the service's own origin always on it), except that a missing
+    Origin passes: browsers send one on every WebSocket and every cross-origin request, but
+    not on a same-origin GET (Fetch standard), and outside a browser anything can claim any
+    Origin."""
+    origin = origins.request_origin(scope)
+    return (not settings.allowed_origins or origin is None
+            or origins.trusted(scope, origin, settings.allowed_origins))
 
 
 class OpenStreams:
@@ -171,18 +174,28 @@ def _since(request: Request[Any, Any, Any]) -> int | None:
 
 
 async def _caller(request: Request[Any, Any, Any]) -> Caller:
-    """From `?ticket=` (browsers) or `Authorization: Bearer` (everything else), or 401."""
+    """From `?ticket=` (browsers without the session cookie), `Authorization: Bearer`
+    (everything else) or the session cookie, or 401.
+
+    A stream authenticated by the cookie may come without an Origin (an EventSource on the
+    service's own origin sends none) but not from another site's page: it could not read
+    the stream, yet it would hold one of the user's sockets for as long as it liked."""
     state = request.app.state
+    settings: Settings = state.settings
     ticket = request.query_params.get("ticket")
-    authorization = request.headers.get("authorization")
     try:
         if ticket is not None:
             tickets: StreamTickets = state.tickets
             return tickets.redeem(ticket)
-        if not authorization:
-            raise AuthError("missing Authorization: Bearer <token> header or ?ticket=")
+        credential = http_credential(request.headers.get("authorization"), request.scope,
+                                     settings.jwt_cookie, alternatives=("?ticket=",))
+        origin = origins.request_origin(request.scope)
+        if credential.from_cookie and origin is not None and not origins.trusted(
+                request.scope, origin, settings.allowed_origins):
+            raise PermissionDeniedException(
+                detail="origin not allowed for a stream authenticated by cookie")
         verifier: TokenVerifier = state.verifier
-        return await verifier.authenticate(bearer_token(authorization))
+        return await verifier.authenticate(credential.token)
     except AuthError as exc:
         raise NotAuthorizedException(detail=str(exc), headers=WWW_AUTHENTICATE) from exc
 
@@ -318,7 +331,7 @@ async def notifications_stream(request: Request[Any, Any, Any]) -> ASGIApp:
     """Live updates for one user as Server-Sent Events: hello, the replay after `Last-Event-ID`
     or `since`, then live changes (docs/SSE.md)."""
     settings: Settings = request.app.state.settings
-    if not origin_allowed(settings, request.headers.get("origin")):
+    if not origin_allowed(settings, request.scope):
         raise PermissionDeniedException(detail="origin not allowed")
     since = _since(request)
     caller = await _caller(request)  # last: a ticket is spent once redeemed
@@ -332,7 +345,7 @@ async def notifications_stream(request: Request[Any, Any, Any]) -> ASGIApp:
       summary="A single-use ticket that opens the event stream within seconds (for EventSource)")
 async def stream_ticket(caller: Caller, request: Request[Any, Any, Any]) -> StreamTicket:
     settings: Settings = request.app.state.settings
-    if not origin_allowed(settings, request.headers.get("origin")):
+    if not origin_allowed(settings, request.scope):
         raise PermissionDeniedException(detail="origin not allowed")
     tickets: StreamTickets = request.app.state.tickets
     return StreamTicket(ticket=tickets.issue(caller), expires_in=int(tickets.ttl))

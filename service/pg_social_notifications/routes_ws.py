@@ -12,9 +12,9 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from pg_social_notifications import store, streams
+from pg_social_notifications import origins, store, streams
 from pg_social_notifications.admission import Admission, Refused
-from pg_social_notifications.auth import AuthError, Caller, TokenVerifier
+from pg_social_notifications.auth import AuthError, Caller, TokenVerifier, cookie_token
 from pg_social_notifications.close_codes import (
     CLOSE_AUTH,
     CLOSE_BUSY,
@@ -47,11 +47,6 @@ class CloseSocket(Exception):
 # The handshake's headers and query are read from the raw scope: Litestar's parsed
 # copies (`socket.headers`, `socket.query_params`) are cached in the scope and would
 # stay for the socket's whole life, 2 KB each at 10k sockets.
-def _header(socket: WebSocket[Any, Any, Any], name: bytes) -> str | None:
-    values = [v.decode("latin-1") for k, v in socket.scope["headers"] if k.lower() == name]
-    return ", ".join(values) if values else None
-
-
 def _query(socket: WebSocket[Any, Any, Any]) -> dict[str, str]:
     """The first value of each query parameter."""
     raw = socket.scope.get("query_string", b"").decode("latin-1")
@@ -62,7 +57,7 @@ def _query(socket: WebSocket[Any, Any, Any]) -> dict[str, str]:
 
 
 def _offered_subprotocols(socket: WebSocket[Any, Any, Any]) -> list[str]:
-    raw = _header(socket, b"sec-websocket-protocol") or ""
+    raw = origins.header(socket.scope, b"sec-websocket-protocol") or ""
     return [p.strip() for p in raw.split(",") if p.strip()]
 
 
@@ -97,8 +92,9 @@ async def _receive_text(socket: WebSocket[Any, Any, Any]) -> str | None:
 
 
 async def _first_message(socket: WebSocket[Any, Any, Any],
-                         since: int | None) -> tuple[str, int | None]:
-    """The token (and `since`) of the first message, `{"type": "auth", ...}`."""
+                         since: int | None) -> tuple[str | None, int | None]:
+    """The token (None: use the session cookie) and `since` of the first message,
+    `{"type": "auth", ...}`."""
     try:
         async with asyncio.timeout(AUTH_TIMEOUT):
             text = await _receive_text(socket)
@@ -197,7 +193,8 @@ async def _open(socket: WebSocket[Any, Any, Any], state: Any) -> tuple[Subscribe
     since = _parse_since(query.get("since"))
     address = socket.client.host if socket.client else ""
     with admission.unauthenticated(address):  # holds no handshake slot
-        token, since = await _first_message(socket, since)
+        message_token, since = await _first_message(socket, since)
+    token = message_token if message_token is not None else _cookie_token(socket, settings)
     async with admission.slot(arrived):
         return await _start(socket, state, token, since)
 
@@ -212,9 +209,24 @@ async def _accept(socket: WebSocket[Any, Any, Any], settings: Settings,
     # Accepted, then checked: a refusal before the upgrade reaches a browser as a
     # bare 1006, while a close after it carries a code and when to come back.
     await _upgrade(socket, offered)
-    origin = _header(socket, b"origin")
-    if settings.allowed_origins and origin not in settings.allowed_origins:
+    if settings.allowed_origins and not origins.trusted(
+            socket.scope, origins.request_origin(socket.scope), settings.allowed_origins):
         raise CloseSocket(CLOSE_ORIGIN, "origin not allowed")
+
+
+def _cookie_token(socket: WebSocket[Any, Any, Any], settings: Settings) -> str:
+    """An auth message without a token: the session cookie the upgrade carried, from a
+    trusted Origin only. A browser sends the cookie on an upgrade any site's page asks
+    for, and the socket would read the user's notifications to that page (cross-site
+    WebSocket hijacking)."""
+    token = cookie_token(socket.scope, settings.jwt_cookie)
+    if token is None:
+        raise CloseSocket(CLOSE_AUTH, "auth message has no token"
+                          + (" and the upgrade no session cookie" if settings.jwt_cookie else ""))
+    if not origins.trusted(socket.scope, origins.request_origin(socket.scope),
+                           settings.allowed_origins):
+        raise CloseSocket(CLOSE_ORIGIN, "origin not allowed for a socket authenticated by cookie")
+    return token
 
 
 async def _start(socket: WebSocket[Any, Any, Any], state: Any, token: str,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import msgspec
+
+# A cookie name is an HTTP token (RFC 6265, 4.1.1): no separators, spaces, `=` or `;`.
+COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def _default_pgdata() -> str:
@@ -19,6 +23,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     jwt_secret: str | None = None
     jwt_user_claim: str = "user_id"  # or "sub": the user's public_sqid
+    # The name of the host's session cookie holding the same JWT, for cookie-session
+    # sites; empty: tokens come in headers (and socket messages) only (auth.py).
+    jwt_cookie: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     pgdata: str = msgspec.field(default_factory=_default_pgdata)
@@ -95,4 +102,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         settings = msgspec.convert(given, cls, strict=False)
         if settings.jwt_user_claim not in ("user_id", "sub"):
             raise ValueError("NOTIFICATIONS_JWT_USER_CLAIM must be 'user_id' or 'sub'")
+        if settings.jwt_cookie and not COOKIE_NAME.fullmatch(settings.jwt_cookie):
+            raise ValueError("NOTIFICATIONS_JWT_COOKIE must be a cookie name (an HTTP token)")
         return settings

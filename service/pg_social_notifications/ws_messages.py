@@ -75,7 +75,8 @@ class ClientMessage(msgspec.Struct, tag_field="type", kw_only=True, forbid_unkno
 
 
 class Auth(ClientMessage, tag="auth"):
-    token: Annotated[str, msgspec.Meta(max_length=8192)]
+    # None: the session cookie of the upgrade (NOTIFICATIONS_JWT_COOKIE) authenticates.
+    token: Annotated[str, msgspec.Meta(max_length=8192)] | None = None
     since: Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)] | None = None
 
 
