@@ -330,8 +330,8 @@ async def rest_marker(base_urls: list[str], user_ids: list[int], secret: str, st
                 statuses[page.status_code] = statuses.get(page.status_code, 0) + 1
                 if page.status_code == 200:
                     body = page.json()
-                    if rng.random() < 0.5 and body["notifications"]:
-                        ids = [n["id"] for n in body["notifications"][:3]]
+                    if rng.random() < 0.5 and body["items"]:
+                        ids = [n["id"] for n in body["items"][:3]]
                         r = await http.post(base + "/mark-read", headers=headers, json=ids)
                     else:
                         r = await http.post(base + "/mark-all-read", headers=headers,

@@ -56,7 +56,7 @@ export class NotificationsClient extends NotificationStream {
 
   // ---- REST (docs/API.md): notifications-rest.js; the same calls on the client ----------
 
-  /** GET / — newest first: `{notifications, next_cursor, unread_count, position}`. */
+  /** GET / — newest first: `{items, next_cursor, unread_count, position}`. */
   listNotifications(options) {
     return this._rest.listNotifications(options);
   }

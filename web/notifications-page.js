@@ -211,7 +211,7 @@ export class NotificationsPageElement extends ElementBase {
       this._setState("ready");
       if (this._view === "list") {
         this._cursor = data.next_cursor;
-        for (const n of data.notifications) this._appendItem(n);
+        for (const n of data.items) this._appendItem(n);
       } else {
         this._renderGroups(data.groups);
       }
@@ -240,7 +240,7 @@ export class NotificationsPageElement extends ElementBase {
       if (generation !== this._generation) return;
       this._cursor = data.next_cursor;
       // Older rows; anything that changed since arrives as a change and is applied to them.
-      for (const n of data.notifications) if (!this._items.has(n.id)) this._appendItem(n);
+      for (const n of data.items) if (!this._items.has(n.id)) this._appendItem(n);
     } catch {
       if (generation === this._generation) this._showNotice("Couldn't load more notifications.");
     } finally {

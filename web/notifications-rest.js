@@ -72,7 +72,7 @@ export class NotificationsRest {
     }
   }
 
-  /** GET / — newest first: `{notifications, next_cursor, unread_count, position}`. */
+  /** GET / — newest first: `{items, next_cursor, unread_count, position}`. */
   listNotifications({ limit, cursor, unreadOnly } = {}) {
     return this._request("GET", "/", {
       query: { limit, cursor, unread_only: unreadOnly ? "true" : undefined },

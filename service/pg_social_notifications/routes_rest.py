@@ -63,7 +63,7 @@ class NotificationsController(Controller):
         rows = page.notifications[:limit]
         more = len(page.notifications) > limit
         return NotificationPage(
-            notifications=rows, next_cursor=encode_cursor(rows[-1].seq) if more else None,
+            items=rows, next_cursor=encode_cursor(rows[-1].seq) if more else None,
             unread_count=page.badge.unread_count, position=page.badge.position)
 
     @get("/unread-count", summary="The unread badge and stream position")

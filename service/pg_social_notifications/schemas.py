@@ -38,7 +38,10 @@ class Notification(msgspec.Struct, kw_only=True):
 
 
 class NotificationPage(msgspec.Struct, kw_only=True):
-    notifications: list[Notification]
+    """The site plan's page, `items` and `next_cursor`, with the badge and the stream
+    position of the same snapshot beside them."""
+
+    items: list[Notification]
     next_cursor: str | None
     unread_count: int
     position: int

@@ -290,7 +290,7 @@ async def test_hostile_data_reaches_rest_and_socket_verbatim(
     token = make_token(owner, service.secret)
     async with httpx.AsyncClient(timeout=10) as http:
         listed = (await http.get(service.base_url + "/api/notifications/",
-                                 headers={"Authorization": f"Bearer {token}"})).json()["notifications"]
+                                 headers={"Authorization": f"Bearer {token}"})).json()["items"]
     async with websockets.connect(f"{service.ws_url}?token={token}&since=0") as ws:
         await ws.recv()  # hello
         pushed = [json.loads(await ws.recv())["notification"] for _ in range(2)]

@@ -86,7 +86,7 @@ def test_list_pages_never_skip_or_repeat_with_tied_timestamps(
             if cursor:
                 params["cursor"] = cursor
             page = c.get("/", params=params).json()
-            seen.extend(n["id"] for n in page["notifications"])
+            seen.extend(n["id"] for n in page["items"])
             cursor = page["next_cursor"]
             if cursor is None:
                 break
@@ -106,16 +106,16 @@ def test_list_shape_order_and_unread_only(service: ServiceProcess,
     wait_until_sequenced(db)
     with client(service, owner) as c:
         page = c.get("/").json()
-        assert [n["emoji"] for n in page["notifications"]] == ["❤️", "🔥"]
+        assert [n["emoji"] for n in page["items"]] == ["❤️", "🔥"]
         assert page["unread_count"] == 2 and page["position"] == 2
         assert page["next_cursor"] is None
-        n = page["notifications"][0]
+        n = page["items"][0]
         assert "actor_ip" not in n and n["content_title"] == "Sunset"
         assert n["actor_handle"].startswith("actor_")
-        marked = c.post("/mark-read", json=[page["notifications"][1]["id"]]).json()
+        marked = c.post("/mark-read", json=[page["items"][1]["id"]]).json()
         assert marked == {"marked": 1, "unread_count": 1, "position": 3}  # its own change
         unread = c.get("/", params={"unread_only": "true"}).json()
-        assert [x["emoji"] for x in unread["notifications"]] == ["❤️"]
+        assert [x["emoji"] for x in unread["items"]] == ["❤️"]
         assert c.get("/unread-count").json() == {"unread_count": 1, "position": 3}
 
 
@@ -170,7 +170,7 @@ def test_mark_all_read_up_to_leaves_later_notifications_unread(
         assert result["marked"] == 2 and result["unread_count"] == 1
         # The answer's position includes c and the read: both are sequenced before it answers.
         assert result["position"] == 4
-        unread = c.get("/", params={"unread_only": True}).json()["notifications"]
+        unread = c.get("/", params={"unread_only": True}).json()["items"]
         assert [n["emoji"] for n in unread] == ["c"]
         assert c.post("/mark-all-read", json={"up_to": -1}).status_code == 400
         assert c.post("/mark-all-read", json={"upto": 3}).status_code == 400
@@ -185,7 +185,7 @@ def test_delete_statuses(service: ServiceProcess, db: psycopg.Connection[Any]) -
     react(db, add_post(db, owner), actor)
     wait_until_sequenced(db)
     with client(service, owner) as c:
-        nid = c.get("/").json()["notifications"][0]["id"]
+        nid = c.get("/").json()["items"][0]["id"]
         assert c.delete(f"/{nid}").status_code == 204
         assert c.delete(f"/{nid}").status_code == 404
         assert c.delete("/not-a-uuid").status_code == 400

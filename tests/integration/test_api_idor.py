@@ -35,7 +35,7 @@ async def test_user_a_cannot_touch_user_b(service: ServiceProcess,
     a_headers = auth(service, a)
     with httpx.Client(headers=a_headers, timeout=10) as client:
         listed = client.get(base + "/").json()
-        assert [n["emoji"] for n in listed["notifications"]] == ["for-a"]
+        assert [n["emoji"] for n in listed["items"]] == ["for-a"]
         groups = client.get(base + "/groups").json()
         assert [g["emojis"] for g in groups["groups"]] == [["for-a"]]
         assert client.post(base + "/mark-read", json=[str(i) for i in b_ids]).json()["marked"] == 0
@@ -55,7 +55,7 @@ async def test_user_a_cannot_touch_user_b(service: ServiceProcess,
                       (b,)).fetchone() == (2,)
     assert unread_state(db, b) == (0, 0)
     with httpx.Client(headers=auth(service, b), timeout=10) as client:
-        assert {n["emoji"] for n in client.get(base + "/").json()["notifications"]} == {
+        assert {n["emoji"] for n in client.get(base + "/").json()["items"]} == {
             "for-b", "b-again"}
 
 
@@ -67,6 +67,6 @@ def test_the_user_always_comes_from_the_token(service: ServiceProcess,
     wait_until_sequenced(db)
     with httpx.Client(headers=auth(service, a), timeout=10) as client:
         page = client.get(service.base_url + API + "/", params={"user_id": b}).json()
-        assert page["notifications"] == [] and page["position"] == 0
+        assert page["items"] == [] and page["position"] == 0
         assert client.post(service.base_url + API + "/mark-all-read",
                            json={"user_id": b}).status_code == 400

@@ -82,7 +82,7 @@ async def test_an_outage_is_answered_503_at_once_and_service_resumes_at_once(
                 first = await http.get(api, headers=headers)
             assert first.status_code == 200, first.text
             assert time.monotonic() - restored < DB_TIMEOUT + 2
-            assert [n["emoji"] for n in first.json()["notifications"]] == ["before"]
+            assert [n["emoji"] for n in first.json()["items"]] == ["before"]
             while (await http.get(svc.base_url + "/health/ready")).status_code != 200:
                 # The LISTEN connection retries every 1–2 s at most (Listener.run).
                 assert time.monotonic() - restored < DB_TIMEOUT + 3, "ready stayed 503"

@@ -117,7 +117,7 @@ def test_documented_grants_are_enough_for_every_role(roles_database: tuple[str, 
         headers = {"Authorization": f"Bearer {token}"}
         wait_until_sequenced(observer)  # the service's own sequencer, watched by an admin
         page = httpx.get(service.base_url + "/api/notifications/", headers=headers).json()
-        assert [n["emoji"] for n in page["notifications"]] == ["🎉"]
+        assert [n["emoji"] for n in page["items"]] == ["🎉"]
 
         def write() -> None:
             with psycopg.connect(host_url, autocommit=True) as conn:

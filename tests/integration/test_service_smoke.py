@@ -38,7 +38,7 @@ async def test_reaction_insert_arrives_over_websocket(database_url: str,
             assert message["notification"]["actor_handle"] == "bob"
             listed = httpx.get(svc.base_url + "/api/notifications/",
                                headers={"Authorization": f"Bearer {token}"}).json()
-            assert listed["notifications"][0] == message["notification"]
+            assert listed["items"][0] == message["notification"]
             metrics = scrape(svc.base_url)
             for sample in ("notifications_delivery_lag_seconds_count",
                            "notifications_ws_open_sockets",

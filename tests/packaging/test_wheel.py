@@ -121,8 +121,8 @@ def test_installed_non_editable_it_migrates_serves_and_notifies(
                 break
             assert time.monotonic() < deadline, page
             time.sleep(0.1)
-        assert page["notifications"][0]["emoji"] == "🔥"
-        assert page["notifications"][0]["actor_handle"] == "bob"
+        assert page["items"][0]["emoji"] == "🔥"
+        assert page["items"][0]["actor_handle"] == "bob"
     finally:
         serving.terminate()
         serving.wait(30)

@@ -67,10 +67,10 @@ def test_every_endpoint_refuses_another_users_notifications(service: ServiceProc
     before = snapshot(db, victim)
     with as_user(service, attacker) as a:
         page = a.get("/", params={"limit": 200}).json()
-        assert {n["id"] for n in page["notifications"]}.isdisjoint(ids)
-        assert [n["content_title"] for n in page["notifications"]] == ["A's own"]
+        assert {n["id"] for n in page["items"]}.isdisjoint(ids)
+        assert [n["content_title"] for n in page["items"]] == ["A's own"]
         unread = a.get("/", params={"unread_only": "true"}).json()
-        assert {n["id"] for n in unread["notifications"]}.isdisjoint(ids)
+        assert {n["id"] for n in unread["items"]}.isdisjoint(ids)
         assert a.get("/unread-count").json() == {"unread_count": 1, "position": 1}
         groups = a.get("/groups", params={"window_hours": 720}).json()["groups"]
         assert all(set(g["notification_ids"]).isdisjoint(ids) for g in groups)
@@ -96,7 +96,7 @@ def test_a_cursor_from_another_user_only_pages_the_callers_rows(service: Service
     assert cursor is not None
     with as_user(service, attacker) as a:
         page = a.get("/", params={"cursor": cursor, "limit": 200}).json()
-    assert {n["id"] for n in page["notifications"]}.isdisjoint(ids)
+    assert {n["id"] for n in page["items"]}.isdisjoint(ids)
 
 
 def hs256(signing_input: str, key: bytes) -> str:
@@ -198,7 +198,7 @@ def test_sqid_tokens_see_only_their_own_user(sub_service: ServiceProcess, conn: 
 
     own = httpx.get(sub_service.base_url + API + "/", timeout=10, headers={
         "Authorization": f"Bearer {make_token('attackSQ', secret, claim='sub')}"}).json()
-    assert own["notifications"] == [] and own["unread_count"] == 0
+    assert own["items"] == [] and own["unread_count"] == 0
     assert status(make_token(victim, secret)) == 401  # user_id claims mean nothing in sub mode
     assert status(make_token(attacker, secret, claim="sub")) == 401  # an int is not a sqid
     for sqid in ("nobody", "' OR '1'='1", "victimSQ' --", "VICTIMSQ", "victimSQ ", "%", "x" * 17):

@@ -255,7 +255,7 @@ async def test_hourly_cap_of_720_seen_through_the_api_and_the_socket(database_ur
             while True:
                 params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
                 page = (await http.get("/", params=params)).json()
-                seen += page["notifications"]
+                seen += page["items"]
                 if (cursor := page["next_cursor"]) is None:
                     break
         handles = [n["actor_handle"] for n in seen]

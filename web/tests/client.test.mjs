@@ -326,7 +326,7 @@ function fakeFetch(responses) {
 
 test("REST helpers call every endpoint with a bearer token and the documented bodies", async () => {
   const { fetch, calls } = fakeFetch([
-    [200, { notifications: [], next_cursor: null, unread_count: 0, position: 9 }],
+    [200, { items: [], next_cursor: null, unread_count: 0, position: 9 }],
     [200, { groups: [], aggregated: true, unread_count: 0, position: 9 }],
     [200, { unread_count: 0, position: 9 }],
     [200, { marked: 1, unread_count: 0, position: 10 }],

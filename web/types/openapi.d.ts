@@ -251,8 +251,8 @@ export interface components {
         };
         /** NotificationPage */
         NotificationPage: {
+            items: components["schemas"]["Notification"][];
             next_cursor: string | null;
-            notifications: components["schemas"]["Notification"][];
             position: number;
             unread_count: number;
         };

@@ -10,7 +10,8 @@ export async function GET(request: NextRequest) {
   if (!Number.isSafeInteger(userId) || userId <= 0) {
     return NextResponse.json({ detail: "user must be a user id" }, { status: 400 });
   }
-  const response = NextResponse.redirect(new URL("/", request.url));
+  // A relative Location: the browser stays on the origin it used (request.url may name another).
+  const response = new NextResponse(null, { status: 303, headers: { Location: "/" } });
   response.cookies.set(SESSION_COOKIE, sessionValue(userId), { httpOnly: true, sameSite: "lax", path: "/" });
   return response;
 }
