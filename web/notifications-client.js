@@ -20,8 +20,10 @@ export { CHANGE_TYPES, NotificationsApiError };
 export class NotificationsClient extends NotificationStream {
   /**
    * @param {object} options
-   * @param {(opts?: {refresh?: boolean}) => string | Promise<string>} options.getToken
+   * @param {(opts?: {refresh?: boolean}) => string | Promise<string>} [options.getToken]
    *   called on every (re)connect and REST call, so a refreshed token is always used.
+   * @param {"token" | "cookie"} [options.auth] "cookie": no token; the browser's session
+   *   cookie authenticates every call, the socket and the stream (NOTIFICATIONS_JWT_COOKIE).
    * @param {string} [options.baseUrl] the service origin, e.g. "https://notify.example"; default: this page's.
    * @param {string} [options.wsUrl] override the WebSocket URL.
    * @param {string} [options.sseUrl] override the event stream URL (its ticket is at `${sseUrl}/ticket`).

@@ -44,6 +44,7 @@ async function streamTicket(fetch, streamUrl, token) {
 /**
  * The event stream at `streamUrl` as a link: on `start()` it gets a ticket with
  * `token`, then opens an EventSource from `since()` (read then, so it is fresh).
+ * Without a token the browser's cookie authenticates the stream itself: no ticket.
  */
 export function eventStreamLink({ EventSource, fetch, streamUrl, token, since }) {
   let source = null;
@@ -64,9 +65,9 @@ export function eventStreamLink({ EventSource, fetch, streamUrl, token, since })
       }
     },
     async start() {
-      let ticket;
+      let ticket = null;
       try {
-        ticket = await streamTicket(fetch, streamUrl, token);
+        if (token) ticket = await streamTicket(fetch, streamUrl, token);
       } catch (error) {
         if (closed) return;
         // The service answered: the stream gets through, and its answer says what to do.
@@ -79,10 +80,10 @@ export function eventStreamLink({ EventSource, fetch, streamUrl, token, since })
       if (closed) return;
       try {
         const url = new URL(streamUrl, globalThis.location?.href);
-        url.searchParams.set("ticket", ticket);
+        if (ticket) url.searchParams.set("ticket", ticket);
         const position = since();
         if (position !== null) url.searchParams.set("since", String(position));
-        source = new EventSource(url.toString());
+        source = ticket ? new EventSource(url.toString()) : new EventSource(url.toString(), { withCredentials: true });
       } catch {
         link.onclose?.(1006, "");
         return;

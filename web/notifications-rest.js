@@ -21,7 +21,8 @@ export class NotificationsRest {
    * @param {object} options
    * @param {string} options.baseUrl the service's origin ("" for the page's own)
    * @param {typeof fetch | null} options.fetch
-   * @param {(o?: {refresh: boolean}) => Promise<string>} options.getToken the host's token
+   * @param {((o?: {refresh: boolean}) => Promise<string>) | null} options.getToken the host's token;
+   *   null: the browser's cookie authenticates (NOTIFICATIONS_JWT_COOKIE), sent along with every call
    * @param {(position: number, unreadCount: number) => void} options.onCount
    * @param {() => {unread_count: number, position: number}} options.badge the badge now
    */
@@ -45,17 +46,22 @@ export class NotificationsRest {
       if (text) url += `?${text}`;
     }
     for (let attempt = 0; ; attempt++) {
-      const token = await this._getToken(attempt ? { refresh: true } : undefined);
-      const headers = { Authorization: `Bearer ${token}` };
+      const headers = {};
+      if (this._getToken) {
+        headers.Authorization = `Bearer ${await this._getToken(attempt ? { refresh: true } : undefined)}`;
+      }
       if (body !== undefined) headers["Content-Type"] = "application/json";
       const response = await this._fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        // The cookie also on a sibling origin of the same site (the service's CORS allows it).
+        credentials: this._getToken ? "same-origin" : "include",
         // A write started just before navigating away (opening a notification) still completes.
         keepalive: method !== "GET",
       });
-      if (response.status === 401 && attempt === 0) continue; // once more with a fresh token
+      // Once more with a fresh token (a cookie has nothing to refresh).
+      if (response.status === 401 && attempt === 0 && this._getToken) continue;
       if (!response.ok) {
         let detail = response.statusText;
         try {

@@ -43,10 +43,11 @@ const isHello = (data) => parse(data)?.type === "hello";
 export class NotificationStream {
   /** Options: see NotificationsClient (the stream takes all but the REST ones). */
   constructor(options) {
-    if (!options || typeof options.getToken !== "function") {
-      throw new TypeError("NotificationsClient needs a getToken() function");
+    const byCookie = options?.auth === "cookie";
+    if (!options || (!byCookie && typeof options.getToken !== "function")) {
+      throw new TypeError('NotificationsClient needs a getToken() function, or auth: "cookie"');
     }
-    this._getToken = options.getToken;
+    this._getToken = byCookie ? null : options.getToken; // null: the browser's cookie authenticates
     this._baseUrl = (options.baseUrl || "").replace(/\/+$/, "");
     this._wsUrl = options.wsUrl || null; // default: the service's, found when connecting
     this._WebSocket = options.WebSocket || globalThis.WebSocket;
@@ -183,24 +184,27 @@ export class NotificationStream {
   // ---- links ------------------------------------------------------------------
 
   async _openLink(kind, probe) {
-    let token;
-    try {
-      // After a 4401 (expired or refused token) ask for a new one, not a cached one.
-      token = await this._getToken(this._needFreshToken && !probe ? { refresh: true } : undefined);
-    } catch {
-      token = null;
+    let token = null;
+    if (this._getToken) {
+      try {
+        // After a 4401 (expired or refused token) ask for a new one, not a cached one.
+        token = await this._getToken(this._needFreshToken && !probe ? { refresh: true } : undefined);
+      } catch {
+        token = null;
+      }
+      if (!token) return null;
     }
-    if (!token) return null;
     if (kind === "fallback") {
       const streamUrl = this._sseUrl || new URL(STREAM_PATH, this._baseUrl || pageOrigin()).toString();
       return eventStreamLink({ EventSource: this._EventSource, fetch: this._fetch, streamUrl, token,
         since: () => this._position });
     }
-    // The token travels in the first message, never in the URL (logs, proxies). From
+    // The token travels in the first message, never in the URL (logs, proxies); by
+    // cookie the upgrade carried it and the message only says where to resume. From
     // what is applied by then: a probe's replay of what the fallback delivers meanwhile
     // is dropped by the position rule.
     return webSocketLink(this._WebSocket, this._wsUrl || websocketUrlFor(this._baseUrl), () => {
-      const auth = { type: "auth", token };
+      const auth = token ? { type: "auth", token } : { type: "auth" };
       if (this._position !== null) auth.since = this._position;
       return JSON.stringify(auth);
     });

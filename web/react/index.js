@@ -37,7 +37,7 @@ const nothing = () => () => {};
  * below, hooks and elements alike. It lives as long as the page: like the
  * elements' default client it is not stopped when the provider unmounts, so a
  * remount (React's Strict Mode, a layout change) reuses it.
- * Props: the NotificationsClient options (`getToken`, `baseUrl`, ...) or `client`.
+ * Props: the NotificationsClient options (`getToken` or `auth="cookie"`, `baseUrl`, ...) or `client`.
  */
 export function NotificationsProvider({ client, children, ...options }) {
   const latest = useRef(options);
@@ -48,9 +48,11 @@ export function NotificationsProvider({ client, children, ...options }) {
       setActive(client);
       return;
     }
+    const { getToken } = latest.current;
     setActive(getDefaultClient() ?? configureNotifications({
       ...latest.current,
-      getToken: (opts) => latest.current.getToken(opts), // always the newest function
+      // Always the newest function (none with auth: "cookie").
+      getToken: getToken ? (opts) => latest.current.getToken(opts) : undefined,
     }));
   }, [client]);
   return createElement(ClientContext.Provider, { value: active }, children);

@@ -434,3 +434,15 @@ test("a busy close's retry hint holds the next attempt back at least that long",
   assert.equal(ctx.sockets.length, 3);
   ctx.client.stop();
 });
+
+test('with auth: "cookie" nothing asks for a token: the socket says where to resume, REST sends the cookie', async () => {
+  const { fetch, calls } = fakeFetch([[200, { unread_count: 2, position: 4 }]]);
+  const { client, sockets } = makeClient({ auth: "cookie", getToken: undefined, fetch });
+  client.start();
+  await handshake({ sockets }, { position: 4, unread: 2 });
+  assert.deepEqual(sockets[0].sentJson(), [{ type: "auth" }]);
+  sockets[0].serverClose(1006);
+  assert.equal(calls[0].headers.Authorization, undefined);
+  assert.equal(calls[0].credentials, "include");
+  client.stop();
+});

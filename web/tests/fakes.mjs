@@ -92,8 +92,9 @@ export function fakeWebSocketClass() {
 export function fakeEventSourceClass() {
   const sources = [];
   class FakeEventSource {
-    constructor(url) {
+    constructor(url, init = {}) {
       this.url = url;
+      this.withCredentials = Boolean(init.withCredentials);
       this.closed = false;
       this.onopen = this.onmessage = this.onerror = null;
       this.listeners = new Map();

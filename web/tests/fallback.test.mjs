@@ -297,3 +297,17 @@ test("`online` replaces an open stream at once (it cannot be probed like a socke
   assert.deepEqual(ctx.sources[1].params, { ticket: "t-2", since: "3" });
   ctx.client.stop();
 });
+
+test('with auth: "cookie" the stream needs no ticket: the browser sends the cookie with it', async () => {
+  const ctx = makeClient({ auth: "cookie", getToken: undefined });
+  await blockedAfter(ctx, 3);
+  assert.equal(ctx.client.transport, "sse");
+  assert.equal(ctx.rest.tickets().length, 0);
+  const source = ctx.sources.at(-1);
+  assert.deepEqual(source.params, { since: "3" });
+  assert.equal(source.withCredentials, true);
+  source.receive({ type: "hello", user_id: 7, unread_count: 3, position: 3 });
+  source.receive(change(4));
+  assert.deepEqual(applied(ctx.events), [4]);
+  ctx.client.stop();
+});

@@ -65,9 +65,17 @@ export interface Timers {
   clearTimeout(id: unknown): void;
 }
 
-export interface NotificationsClientOptions {
-  /** Called on every (re)connect and REST call; `refresh` after the service refused a token. */
-  getToken: (opts?: { refresh?: boolean }) => string | null | undefined | Promise<string | null | undefined>;
+export type TokenSource = (opts?: { refresh?: boolean }) =>
+  string | null | undefined | Promise<string | null | undefined>;
+
+/** A token from `getToken`, or (`auth: "cookie"`) the browser's session cookie (NOTIFICATIONS_JWT_COOKIE). */
+export type NotificationsAuth =
+  | { auth?: "token"; getToken: TokenSource }
+  | { auth: "cookie"; getToken?: undefined };
+
+export type NotificationsClientOptions = NotificationsAuth & ClientConnectionOptions;
+
+export interface ClientConnectionOptions {
   /** The service's origin, e.g. "https://notify.example"; default: this page's. */
   baseUrl?: string;
   wsUrl?: string;

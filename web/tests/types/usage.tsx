@@ -23,8 +23,9 @@ async function firstPage(): Promise<string[]> {
 }
 void firstPage();
 
-// @ts-expect-error getToken is required
+// @ts-expect-error getToken is required, unless the cookie authenticates
 new NotificationsClient({ baseUrl: "https://notify.example" });
+new NotificationsClient({ auth: "cookie", baseUrl: "https://notify.example" });
 
 type ListResponse = paths["/api/notifications"]["get"]["responses"]["200"]["content"]["application/json"];
 const count: ListResponse["unread_count"] = 3;
