@@ -71,9 +71,9 @@ def owner(conn: psycopg.Connection[Any]) -> Iterator[tuple[int, int, int]]:
 
 
 def start_client(context: BrowserContext, svc: ServiceProcess, plain: str, fresh: str,
-                 ws_url: str | None = None) -> Page:
+                 ws_url: str | None = None, page_origin: str | None = None) -> Page:
     page = context.new_page()
-    page.goto(svc.base_url + "/health/live")  # any page of the service's origin
+    page.goto((page_origin or svc.base_url) + "/health/live")  # any page of that origin
     page.evaluate(START_CLIENT, [plain, fresh, ws_url])
     return page
 
@@ -192,7 +192,10 @@ def test_4403_backs_off_and_never_opens(
     env = {"NOTIFICATIONS_ALLOWED_ORIGINS": "https://elsewhere.example"}
     with running_service(database_url, env=env) as svc:
         token = make_token(user, svc.secret)
-        page = start_client(context, svc, token, token)
+        # A page of another origin (localhost is not 127.0.0.1) opening the service's
+        # socket: neither listed nor the service's own origin.
+        page = start_client(context, svc, token, token, ws_url=svc.ws_url,
+                            page_origin=f"http://localhost:{svc.port}")
         page.wait_for_function("() => window.events.filter(([s, c]) => c === 4403).length >= 3",
                                timeout=30_000)
         assert set(closes(page)) == {4403}
