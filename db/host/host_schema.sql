@@ -4,11 +4,16 @@
 -- Every statement is idempotent so the demo can run it on every start.
 
 CREATE TABLE IF NOT EXISTS users (
-    id          serial PRIMARY KEY,
-    public_sqid varchar(16) UNIQUE NULL,
-    handle      varchar(50) UNIQUE NOT NULL,
-    avatar_url  varchar(500) NULL
+    id             serial PRIMARY KEY,
+    public_sqid    varchar(16) UNIQUE NULL,
+    handle         varchar(50) UNIQUE NOT NULL,
+    avatar_url     varchar(500) NULL,
+    email          varchar(255) UNIQUE NULL,
+    email_verified boolean NOT NULL DEFAULT false
 );
+-- A demo database made before the contract had them.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS email varchar(255) UNIQUE NULL,
+                  ADD COLUMN IF NOT EXISTS email_verified boolean NOT NULL DEFAULT false;
 
 CREATE TABLE IF NOT EXISTS posts (
     id          serial PRIMARY KEY,

@@ -1,4 +1,5 @@
--- retention_gone_users: the streams and preferences of users the host has purged (we keep no
+-- retention_gone_users: the streams, preferences, push subscriptions (their queued pushes
+-- go with them) and digest marks of users the host has purged (we keep no
 -- foreign key into the host's tables, see docs/DBA.md). A stream is dropped only once
 -- nothing can move it again: no notification row of the user is left (the purge's
 -- retractions, still waiting as requests, delete them and each deletion moves the stream)
@@ -13,6 +14,12 @@ WITH gone AS (
     RETURNING c.user_id
 ), events AS (
     DELETE FROM notification_events AS e USING gone WHERE e.user_id = gone.user_id
+), subscriptions AS (
+    DELETE FROM notification_push_subscriptions AS s
+     WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = s.user_id)
+), digests AS (
+    DELETE FROM notification_digests AS d
+     WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = d.user_id)
 )
 DELETE FROM notification_preferences AS p
  WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = p.user_id)

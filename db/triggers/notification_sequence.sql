@@ -13,7 +13,11 @@
 --      folds its unread delta into notification_counters and appends it to
 --      the replay log notification_events;
 --   3. counts new notifications into the hourly flood-limit buckets;
---   4. announces the users whose stream moved with one pg_notify per 500
+--   4. queues a Web Push of each new notification to each push subscription
+--      of its user (notification_push_outbox; whether and when it goes is the
+--      push worker's to decide as it sends: preferences, open sockets, quiet
+--      hours, retraction);
+--   5. announces the users whose stream moved with one pg_notify per 500
 --      users on 'notifications_v2' (payload: comma-separated user ids),
 --      unless notification_settings.announce is off.
 -- Returns how many requests and changes it took; max_rows bounds each.
@@ -186,6 +190,14 @@ BEGIN
         ON CONFLICT (user_id, actor_key, hour) DO UPDATE
            SET notifications = b.notifications + excluded.notifications;
     END IF;
+
+    -- Only users with a subscription get rows: a probe of its user_id index each.
+    INSERT INTO notification_push_outbox (notification_id, subscription_id, user_id)
+    SELECT created.id, s.id, s.user_id
+      FROM (SELECT c.user_id, unnest(c.notification_ids) AS id
+              FROM unnest(v_changes) AS c WHERE c.kind = 'created') AS created
+      JOIN notification_push_subscriptions AS s ON s.user_id = created.user_id
+    ON CONFLICT DO NOTHING;
 
     IF v_announce THEN
         FOR v_chunk IN

@@ -69,27 +69,96 @@ class MarkReadResult(msgspec.Struct, kw_only=True):
     position: int
 
 
+KINDS = ("post_reactions", "post_comments", "blog_reactions", "blog_comments")
+DigestSchedule = Literal["off", "daily", "weekly"]
+# A wall-clock time in the user's time zone, "HH:MM".
+ClockTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+TimeZoneName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
 class Preferences(msgspec.Struct, kw_only=True):
+    """What a user hears about, and where. `notify_on_*` (the plan's names) decide whether
+    a notification exists at all (in the app: the list and the badge); `push_on_*` and
+    `email_on_*` whether it also goes out as a Web Push or in the email digest. Digests
+    come on `digest_schedule`; nothing but the app during quiet hours (in `time_zone`)
+    or while snoozed."""
+
     notify_on_post_reactions: bool = True
     notify_on_post_comments: bool = True
     notify_on_blog_reactions: bool = True
     notify_on_blog_comments: bool = True
     aggregate_same_type: bool = True
+    push_on_post_reactions: bool = True
+    push_on_post_comments: bool = True
+    push_on_blog_reactions: bool = True
+    push_on_blog_comments: bool = True
+    email_on_post_reactions: bool = True
+    email_on_post_comments: bool = True
+    email_on_blog_reactions: bool = True
+    email_on_blog_comments: bool = True
+    digest_schedule: DigestSchedule = "daily"
+    time_zone: str = "UTC"
+    quiet_hours_start: str | None = None
+    quiet_hours_end: str | None = None
+    snoozed_until: datetime | None = None
 
 
 class PreferencesUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Any subset of the switches; the ones left out keep their value (null is refused)."""
+    """Any subset of the fields; the ones left out keep their value. A switch cannot be
+    null; quiet hours (both ends together) and the snooze are cleared with null."""
 
     notify_on_post_reactions: bool | UnsetType = UNSET
     notify_on_post_comments: bool | UnsetType = UNSET
     notify_on_blog_reactions: bool | UnsetType = UNSET
     notify_on_blog_comments: bool | UnsetType = UNSET
     aggregate_same_type: bool | UnsetType = UNSET
+    push_on_post_reactions: bool | UnsetType = UNSET
+    push_on_post_comments: bool | UnsetType = UNSET
+    push_on_blog_reactions: bool | UnsetType = UNSET
+    push_on_blog_comments: bool | UnsetType = UNSET
+    email_on_post_reactions: bool | UnsetType = UNSET
+    email_on_post_comments: bool | UnsetType = UNSET
+    email_on_blog_reactions: bool | UnsetType = UNSET
+    email_on_blog_comments: bool | UnsetType = UNSET
+    digest_schedule: DigestSchedule | UnsetType = UNSET
+    time_zone: TimeZoneName | UnsetType = UNSET
+    quiet_hours_start: ClockTime | None | UnsetType = UNSET
+    quiet_hours_end: ClockTime | None | UnsetType = UNSET
+    snoozed_until: datetime | None | UnsetType = UNSET
 
-    def changes(self) -> dict[str, bool | None]:
-        """Every switch, None for the ones to leave as they are."""
-        return {name: None if value is UNSET else bool(value)
-                for name, value in msgspec.structs.asdict(self).items()}
+    def __post_init__(self) -> None:
+        # msgspec turns these into a 400 naming the problem.
+        if (self.quiet_hours_start is UNSET) != (self.quiet_hours_end is UNSET) or (
+                (self.quiet_hours_start is None) != (self.quiet_hours_end is None)):
+            raise ValueError("quiet_hours_start and quiet_hours_end are set (or cleared) together")
+        if self.quiet_hours_start is not UNSET and self.quiet_hours_start is not None \
+                and self.quiet_hours_start == self.quiet_hours_end:
+            raise ValueError("quiet hours must not start and end at the same time")
+        if isinstance(self.time_zone, str) and not _known_time_zone(self.time_zone):
+            raise ValueError(f"unknown time zone {self.time_zone!r} (an IANA name such as Europe/Paris)")
+        if isinstance(self.snoozed_until, datetime) and self.snoozed_until.tzinfo is None:
+            raise ValueError("snoozed_until needs a time zone offset")
+
+    def changes(self) -> dict[str, object]:
+        """Parameters of update_preferences.sql: each field's new value, None to keep it;
+        for the nullable ones also whether to set them (null then clears)."""
+        given = msgspec.structs.asdict(self)
+        params: dict[str, object] = {name: None if value is UNSET else value
+                                     for name, value in given.items()}
+        params["set_quiet_hours"] = self.quiet_hours_start is not UNSET
+        params["set_snoozed_until"] = self.snoozed_until is not UNSET
+        return params
+
+
+def _known_time_zone(name: str) -> bool:
+    """An IANA zone this machine knows (PostgreSQL has its own copy of the same database)."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class GroupActor(msgspec.Struct, kw_only=True):

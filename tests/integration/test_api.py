@@ -196,10 +196,11 @@ def test_preferences_roundtrip_and_validation(service: ServiceProcess,
                                               db: psycopg.Connection[Any]) -> None:
     """PUT changes only the given switches; unknown fields and non-booleans get 400."""
     with client(service, new_user(db)) as c:
+        switches = {f"{channel}_{kind}": True for channel in ("notify_on", "push_on", "email_on")
+                    for kind in ("post_reactions", "post_comments", "blog_reactions", "blog_comments")}
         assert c.get("/preferences").json() == {
-            "notify_on_post_reactions": True, "notify_on_post_comments": True,
-            "notify_on_blog_reactions": True, "notify_on_blog_comments": True,
-            "aggregate_same_type": True}
+            **switches, "aggregate_same_type": True, "digest_schedule": "daily", "time_zone": "UTC",
+            "quiet_hours_start": None, "quiet_hours_end": None, "snoozed_until": None}
         changed = c.put("/preferences", json={"notify_on_post_comments": False}).json()
         assert changed["notify_on_post_comments"] is False and changed["notify_on_post_reactions"] is True
         assert c.get("/preferences").json() == changed
@@ -210,6 +211,42 @@ def test_preferences_roundtrip_and_validation(service: ServiceProcess,
         assert c.put("/preferences", json=[1]).status_code == 400
     with client(service, 10_000_000) as ghost:
         assert ghost.put("/preferences", json={"aggregate_same_type": False}).status_code == 404
+
+
+def test_channel_preferences_schedule_quiet_hours_and_snooze(
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
+    """Per channel switches, the digest schedule, a time zone, quiet hours and a snooze:
+    each set alone keeps the others, null clears the nullable ones, bad values get 400
+    and change nothing."""
+    with client(service, new_user(db)) as c:
+        first = c.put("/preferences", json={
+            "push_on_post_comments": False, "email_on_blog_reactions": False,
+            "digest_schedule": "weekly", "time_zone": "Europe/Paris",
+            "quiet_hours_start": "22:30", "quiet_hours_end": "07:00",
+            "snoozed_until": "2031-01-01T09:00:00+01:00"})
+        assert first.status_code == 200, first.text
+        saved = first.json()
+        assert (saved["push_on_post_comments"], saved["push_on_post_reactions"],
+                saved["email_on_blog_reactions"], saved["notify_on_post_comments"]) == (
+            False, True, False, True)
+        assert (saved["digest_schedule"], saved["time_zone"], saved["quiet_hours_start"],
+                saved["quiet_hours_end"]) == ("weekly", "Europe/Paris", "22:30", "07:00")
+        assert saved["snoozed_until"].startswith("2031-01-01T08:00:00")  # stored as an instant
+        for bad in ({"digest_schedule": "hourly"}, {"time_zone": "Mars/Olympus"},
+                    {"time_zone": "../../etc/passwd"}, {"quiet_hours_start": "25:00",
+                                                       "quiet_hours_end": "07:00"},
+                    {"quiet_hours_start": "22:00"},
+                    {"quiet_hours_start": "08:00", "quiet_hours_end": "08:00"},
+                    {"snoozed_until": "2031-01-01T09:00:00"}, {"push_on_post_comments": None},
+                    {"quiet_hours_start": None, "quiet_hours_end": "07:00"}):
+            refused = c.put("/preferences", json=bad)
+            assert refused.status_code == 400, (bad, refused.text)
+        assert c.get("/preferences").json() == saved
+        cleared = c.put("/preferences", json={"quiet_hours_start": None, "quiet_hours_end": None,
+                                              "snoozed_until": None}).json()
+        assert (cleared["quiet_hours_start"], cleared["quiet_hours_end"], cleared["snoozed_until"]) == (
+            None, None, None)
+        assert cleared["time_zone"] == "Europe/Paris" and cleared["push_on_post_comments"] is False
 
 
 def test_health_metrics_and_schema(service: ServiceProcess) -> None:

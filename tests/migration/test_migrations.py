@@ -201,6 +201,15 @@ def test_a_migration_waits_at_most_its_lock_timeout_names_the_blocker_and_retrie
     migrations.apply(database_url)
 
 
+def back_to_0005(url: str) -> None:
+    """Roll back, newest first, until 0006 is undone."""
+    while True:
+        rolled = migrations.rollback(url)
+        assert rolled, "0006 was never applied"
+        if rolled == ["0006_preferences_under_the_plans_names"]:
+            return
+
+
 PREFERENCE_COLUMNS = """
 SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute
  WHERE attrelid = 'notification_preferences'::regclass AND attnum > 0 AND NOT attisdropped
@@ -215,17 +224,18 @@ def test_0006_renames_the_switches_to_the_plans_names_keeping_every_choice(
     url = bare_database_url
     migrations.create_host_tables(url)
     migrations.apply(url)
-    assert migrations.rollback(url) == ["0006_preferences_under_the_plans_names"]
+    back_to_0005(url)
     with psycopg.connect(url, autocommit=True) as conn:
         owner, actor = add_user(conn, "owner"), add_user(conn, "actor")
         post = add_post(conn, owner)
         conn.execute("INSERT INTO notification_preferences (user_id, reactions_on_posts,"
                      " aggregate_same_type) VALUES (%s, false, false)", (owner,))
-    assert migrations.apply(url) == ["0006_preferences_under_the_plans_names"]
+    assert "0006_preferences_under_the_plans_names" in migrations.apply(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        assert conn.execute(PREFERENCE_COLUMNS).fetchone() == (
+        row = conn.execute(PREFERENCE_COLUMNS).fetchone()
+        assert row is not None and row[0].startswith(
             "notify_on_post_reactions,notify_on_post_comments,notify_on_blog_reactions,"
-            "notify_on_blog_comments,aggregate_same_type",)
+            "notify_on_blog_comments,aggregate_same_type")
         assert conn.execute(
             "SELECT notify_on_post_reactions, notify_on_post_comments, aggregate_same_type"
             " FROM notification_preferences WHERE user_id = %s", (owner,)).fetchone() == (
@@ -237,7 +247,7 @@ def test_0006_renames_the_switches_to_the_plans_names_keeping_every_choice(
         # The host or a DBA writes the plan's columns directly.
         conn.execute("UPDATE notification_preferences SET notify_on_post_comments = false"
                      " WHERE user_id = %s", (owner,))
-    assert migrations.rollback(url) == ["0006_preferences_under_the_plans_names"]
+    back_to_0005(url)
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute(
             "SELECT reactions_on_posts, comments_on_posts, aggregate_same_type"

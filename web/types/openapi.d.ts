@@ -260,6 +260,19 @@ export interface components {
         Preferences: {
             /** @default true */
             aggregate_same_type: boolean;
+            /**
+             * @default daily
+             * @enum {string}
+             */
+            digest_schedule: "off" | "daily" | "weekly";
+            /** @default true */
+            email_on_blog_comments: boolean;
+            /** @default true */
+            email_on_blog_reactions: boolean;
+            /** @default true */
+            email_on_post_comments: boolean;
+            /** @default true */
+            email_on_post_reactions: boolean;
             /** @default true */
             notify_on_blog_comments: boolean;
             /** @default true */
@@ -268,14 +281,40 @@ export interface components {
             notify_on_post_comments: boolean;
             /** @default true */
             notify_on_post_reactions: boolean;
+            /** @default true */
+            push_on_blog_comments: boolean;
+            /** @default true */
+            push_on_blog_reactions: boolean;
+            /** @default true */
+            push_on_post_comments: boolean;
+            /** @default true */
+            push_on_post_reactions: boolean;
+            quiet_hours_end?: string | null;
+            quiet_hours_start?: string | null;
+            snoozed_until?: string | null;
+            /** @default UTC */
+            time_zone: string;
         };
         /** PreferencesUpdate */
         PreferencesUpdate: {
             aggregate_same_type?: boolean;
+            digest_schedule?: "off" | "daily" | "weekly";
+            email_on_blog_comments?: boolean;
+            email_on_blog_reactions?: boolean;
+            email_on_post_comments?: boolean;
+            email_on_post_reactions?: boolean;
             notify_on_blog_comments?: boolean;
             notify_on_blog_reactions?: boolean;
             notify_on_post_comments?: boolean;
             notify_on_post_reactions?: boolean;
+            push_on_blog_comments?: boolean;
+            push_on_blog_reactions?: boolean;
+            push_on_post_comments?: boolean;
+            push_on_post_reactions?: boolean;
+            quiet_hours_end?: string | null;
+            quiet_hours_start?: string | null;
+            snoozed_until?: string | null;
+            time_zone?: string;
         };
         /** StreamTicket */
         StreamTicket: {
