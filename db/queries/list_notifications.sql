@@ -7,7 +7,7 @@
 -- The counter is user_counter.sql's. An empty page is one row of NULLs beside it.
 -- Never returns actor_ip.
 WITH page AS (
-  SELECT id, seq, notification_type, content_type, content_id, content_title, content_url,
+  SELECT id, user_id, seq, notification_type, content_type, content_id, content_title, content_url,
          actor_id, actor_handle, actor_avatar_url, emoji, comment_id, comment_preview,
          is_read, read_at, created_at
     FROM notifications

@@ -20,6 +20,7 @@ class Notification(msgspec.Struct, kw_only=True):
     """One notification, as the list, the grouped view and the WebSocket return it."""
 
     id: uuid.UUID
+    user_id: int  # the recipient, as in the site plan's Notification
     seq: int
     notification_type: Literal["reaction", "comment"]
     content_type: Literal["post", "blog_post"]

@@ -41,8 +41,7 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def notification_from_row(row: dict[str, Any]) -> Notification:
-    """A Notification from a row of the named queries (extra columns ignored)."""
-    row.pop("user_id", None)
+    """A Notification from a row of the named queries."""
     return Notification(**row)
 
 

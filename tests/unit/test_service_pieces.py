@@ -29,7 +29,7 @@ from pg_social_notifications.ws_messages import CLIENT_DECODER, Auth, Ping, mess
 
 def sample(nid: uuid.UUID) -> Notification:
     return Notification(
-        id=nid, seq=1, notification_type="reaction", content_type="post", content_id=1,
+        id=nid, user_id=1, seq=1, notification_type="reaction", content_type="post", content_id=1,
         content_title="t", content_url=None, actor_id=2, actor_handle="bob",
         actor_avatar_url=None, emoji="🔥", comment_id=None, comment_preview=None,
         is_read=False, read_at=None, created_at=datetime(2026, 1, 1, tzinfo=UTC))

@@ -230,6 +230,7 @@ export interface components {
             notification_type: "reaction" | "comment";
             read_at: string | null;
             seq: number;
+            user_id: number;
         };
         /** NotificationGroup */
         NotificationGroup: {
