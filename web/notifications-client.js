@@ -88,6 +88,21 @@ export class NotificationsClient extends NotificationStream {
     return this._rest.deleteNotification(id);
   }
 
+  /** GET /push/public-key (notifications-push.js uses these three). */
+  getPushPublicKey() {
+    return this._rest.getPushPublicKey();
+  }
+
+  /** POST /push/subscriptions. */
+  addPushSubscription(subscription) {
+    return this._rest.addPushSubscription(subscription);
+  }
+
+  /** DELETE /push/subscriptions. */
+  removePushSubscription(endpoint) {
+    return this._rest.removePushSubscription(endpoint);
+  }
+
   /** GET /preferences. */
   getPreferences() {
     return this._rest.getPreferences();

@@ -118,6 +118,21 @@ export class NotificationsRest {
     return this._request("DELETE", `/${encodeURIComponent(id)}`);
   }
 
+  /** GET /push/public-key — `{public_key}`, the VAPID application server key (base64url). */
+  getPushPublicKey() {
+    return this._request("GET", "/push/public-key");
+  }
+
+  /** POST /push/subscriptions with a PushSubscription's toJSON(). */
+  addPushSubscription(subscription) {
+    return this._request("POST", "/push/subscriptions", { body: subscription });
+  }
+
+  /** DELETE /push/subscriptions for this endpoint. */
+  removePushSubscription(endpoint) {
+    return this._request("DELETE", "/push/subscriptions", { body: { endpoint } });
+  }
+
   /** GET /preferences. */
   getPreferences() {
     return this._request("GET", "/preferences");

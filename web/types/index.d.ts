@@ -133,6 +133,9 @@ export declare class NotificationsClient {
   markRead(ids: readonly string[]): Promise<MarkReadResult>;
   markAllRead(upTo?: number): Promise<MarkReadResult>;
   deleteNotification(id: string): Promise<null>;
+  getPushPublicKey(): Promise<{ public_key: string }>;
+  addPushSubscription(subscription: PushSubscriptionJSON): Promise<unknown>;
+  removePushSubscription(endpoint: string): Promise<null>;
   getPreferences(): Promise<Preferences>;
   updatePreferences(changes: PreferencesUpdate): Promise<Preferences>;
 }

@@ -57,3 +57,11 @@ export function App() {
   );
 }
 console.log(count);
+
+import { enablePush, pushSupported } from "pg-social-notifications/push";
+
+export async function onPushButtonClick(): Promise<void> {
+  if (!pushSupported()) return;
+  const permission: NotificationPermission = await enablePush(client, { page: "/notifications" });
+  console.log(permission);
+}

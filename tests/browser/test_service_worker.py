@@ -1,0 +1,85 @@
+"""The Web Push service worker (web/notifications-sw.js) in Chromium: registered as the
+page would, a push delivered through the DevTools protocol (ServiceWorker.deliverPushMessage)
+shows the notification's sentence, icon and tag, and carries the link a click opens."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Page
+
+from devkit.servers import running_service
+
+PAGE = "/web/demo/notifications.html"
+NOTIFICATION: dict[str, Any] = {
+    "id": "7d5c0c36-2f7e-4d57-9a53-0d1b1c3f7a10", "user_id": 1, "seq": 4,
+    "notification_type": "comment", "content_type": "post", "content_id": 5,
+    "content_title": "Sunset <b>over</b> the bay", "content_url": "https://art.example/sunset",
+    "actor_id": 2, "actor_handle": "bob", "actor_avatar_url": "https://art.example/bob.png",
+    "emoji": None, "comment_id": None, "comment_preview": "Lovely <script>x()</script>",
+    "is_read": False, "read_at": None, "created_at": "2026-12-04T05:00:00Z",
+}
+SHOWN = """async () => (await (await navigator.serviceWorker.getRegistration("/web/")).getNotifications())
+  .map((n) => ({ title: n.title, body: n.body, icon: n.icon, tag: n.tag, data: n.data }))"""
+
+
+def registered(context: BrowserContext, base_url: str) -> tuple[Page, Any, str]:
+    context.grant_permissions(["notifications"], origin=base_url)
+    page = context.new_page()
+    page.goto(base_url + "/health/live")
+    cdp = context.new_cdp_session(page)
+    registrations: list[str] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated",
+           lambda event: registrations.extend(r["registrationId"] for r in event["registrations"]
+                                              if not r.get("isDeleted")))
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("""async (page) => {
+      await navigator.serviceWorker.register(`/web/notifications-sw.js?page=${page}`, { type: "module" });
+    }""", PAGE)
+    page.wait_for_function(
+        "async () => Boolean((await navigator.serviceWorker.getRegistration('/web/'))?.active)",
+        timeout=15000)
+    deadline = 50
+    while not registrations and deadline:
+        page.wait_for_timeout(100)
+        deadline -= 1
+    assert registrations, "no service worker registration reported"
+    return page, cdp, registrations[-1]
+
+
+def push(cdp: Any, base_url: str, registration: str, data: str) -> None:
+    cdp.send("ServiceWorker.deliverPushMessage",
+             {"origin": base_url, "registrationId": registration, "data": data})
+
+
+def test_a_push_shows_the_notification_as_text_with_its_link(
+        context: BrowserContext, database_url: str) -> None:
+    with running_service(database_url) as svc:
+        page, cdp, registration = registered(context, svc.base_url)
+        push(cdp, svc.base_url, registration, "not json")  # not ours: nothing shown
+        push(cdp, svc.base_url, registration, json.dumps({"type": "hello"}))
+        push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
+                                                          "notification": NOTIFICATION}))
+        page.wait_for_function(f"async () => (await ({SHOWN})()).length > 0", timeout=15000)
+        shown = page.evaluate(SHOWN)
+        assert len(shown) == 1, shown
+        [n] = shown
+        assert n["title"] == "bob commented on your artwork"
+        # Plain text: the markup a user typed is shown as typed, never parsed.
+        assert n["body"] == "Sunset <b>over</b> the bay: “Lovely <script>x()</script>”"
+        assert n["icon"] == "https://art.example/bob.png"
+        assert n["tag"] == "post-5"  # a repeat about the same artwork replaces it
+        assert n["data"] == {"id": NOTIFICATION["id"], "url": "https://art.example/sunset"}
+
+        # No link of its own, or one that is not http(s): a click opens the notifications page.
+        hostile = {**NOTIFICATION, "id": "other", "content_id": 6, "content_url": "javascript:alert(1)",
+                   "actor_avatar_url": "javascript:alert(2)", "notification_type": "reaction",
+                   "emoji": "🔥", "comment_preview": None}
+        push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
+                                                          "notification": hostile}))
+        page.wait_for_function(f"async () => (await ({SHOWN})()).length === 2", timeout=15000)
+        second = next(x for x in page.evaluate(SHOWN) if x["tag"] == "post-6")
+        assert second["title"] == "bob reacted 🔥 to your artwork"
+        assert second["data"]["url"] == svc.base_url + PAGE
+        assert second["icon"] == ""

@@ -1,0 +1,53 @@
+// notifications-sw.js — the service worker that shows Web Push notifications
+// (CONTRACT.md §6: the decrypted body is {"type": "notification", "notification": {...}},
+// the same fields as the REST list) and opens the right page on a click.
+//
+// Register it as a module, at the scope of the pages it should open or focus:
+//   navigator.serviceWorker.register("/notifications-sw.js?page=/notifications", { type: "module" })
+// (`page`: where a click goes when the notification has no http(s) link of its own;
+// enablePush() in notifications-push.js does this). Text only: a notification's title
+// and body are plain strings, and only http(s) URLs become its icon or its link.
+
+import { describeNotification, safeHref } from "./notifications-format.js";
+
+const params = new URL(self.location.href).searchParams;
+const NOTIFICATIONS_PAGE = safeHref(params.get("page") || "/", self.registration.scope) || self.registration.scope;
+
+/** What a push shows: title, text, icon, a tag per content item (repeats replace each other), the link. */
+export function notificationDisplay(n) {
+  const parts = describeNotification(n);
+  return {
+    title: `${parts.actor} ${parts.action}`,
+    options: {
+      body: parts.preview ? `${parts.title}: “${parts.preview}”` : parts.title,
+      icon: safeHref(n.actor_avatar_url, self.registration.scope) ?? undefined,
+      tag: `${n.content_type}-${n.content_id}`,
+      timestamp: Date.parse(n.created_at) || Date.now(),
+      data: { id: n.id, url: safeHref(n.content_url, self.registration.scope) ?? NOTIFICATIONS_PAGE },
+    },
+  };
+}
+
+self.addEventListener("push", (event) => {
+  let message = null;
+  try {
+    message = event.data?.json() ?? null;
+  } catch {
+    return; // not ours
+  }
+  if (message?.type !== "notification" || !message.notification) return;
+  const { title, options } = notificationDisplay(message.notification);
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = event.notification.data?.url ?? NOTIFICATIONS_PAGE;
+  event.waitUntil((async () => {
+    // A tab already on that page is focused; otherwise one is opened.
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const open = windows.find((client) => client.url === url);
+    if (open) return open.focus();
+    return self.clients.openWindow(url);
+  })());
+});
