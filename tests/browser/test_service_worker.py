@@ -5,6 +5,7 @@ shows the notification's sentence, icon and tag, and carries the link a click op
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page
@@ -24,6 +25,17 @@ SHOWN = """async () => (await (await navigator.serviceWorker.getRegistration("/w
   .map((n) => ({ title: n.title, body: n.body, icon: n.icon, tag: n.tag, data: n.data }))"""
 
 
+def until(page: Page, script: str, holds: Any, timeout: float = 15.0) -> Any:
+    """Evaluate `script` (which may be async) until `holds(result)`; the result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = page.evaluate(script)
+        if holds(result):
+            return result
+        assert time.monotonic() < deadline, f"never held: {script} -> {result!r}"
+        page.wait_for_timeout(100)
+
+
 def registered(context: BrowserContext, base_url: str) -> tuple[Page, Any, str]:
     context.grant_permissions(["notifications"], origin=base_url)
     page = context.new_page()
@@ -37,9 +49,8 @@ def registered(context: BrowserContext, base_url: str) -> tuple[Page, Any, str]:
     page.evaluate("""async (page) => {
       await navigator.serviceWorker.register(`/web/notifications-sw.js?page=${page}`, { type: "module" });
     }""", PAGE)
-    page.wait_for_function(
-        "async () => Boolean((await navigator.serviceWorker.getRegistration('/web/'))?.active)",
-        timeout=15000)
+    until(page, "async () => Boolean((await navigator.serviceWorker.getRegistration('/web/'))?.active)",
+          bool)
     deadline = 50
     while not registrations and deadline:
         page.wait_for_timeout(100)
@@ -61,7 +72,8 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
         push(cdp, svc.base_url, registration, json.dumps({"type": "hello"}))
         push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
                                                           "notification": NOTIFICATION}))
-        page.wait_for_function(f"async () => (await ({SHOWN})()).length > 0", timeout=15000)
+        shown = until(page, SHOWN, lambda found: len(found) > 0)
+        page.wait_for_timeout(300)  # the two pushes that show nothing were delivered first
         shown = page.evaluate(SHOWN)
         assert len(shown) == 1, shown
         [n] = shown
@@ -78,8 +90,8 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
                    "emoji": "🔥", "comment_preview": None}
         push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
                                                           "notification": hostile}))
-        page.wait_for_function(f"async () => (await ({SHOWN})()).length === 2", timeout=15000)
-        second = next(x for x in page.evaluate(SHOWN) if x["tag"] == "post-6")
+        both = until(page, SHOWN, lambda found: len(found) == 2)
+        second = next(x for x in both if x["tag"] == "post-6")
         assert second["title"] == "bob reacted 🔥 to your artwork"
         assert second["data"]["url"] == svc.base_url + PAGE
         assert second["icon"] == ""
