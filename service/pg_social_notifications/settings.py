@@ -10,6 +10,7 @@ import msgspec
 
 # A cookie name is an HTTP token (RFC 6265, 4.1.1): no separators, spaces, `=` or `;`.
 COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 def _default_pgdata() -> str:
@@ -77,6 +78,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Seconds an event stream may be idle before it sends a heartbeat comment: below the
     # idle timeouts of common proxies and load balancers (often 30 or 60 s).
     sse_heartbeat_interval: float = 20.0
+    # Email digests (digests.py, digest_worker.py): the worker runs when both the SMTP
+    # server and the site's public base URL (for the links) are set.
+    smtp_url: str = ""  # smtp://host:port, smtp+starttls://..., smtps://user:pass@host:port
+    email_from: str = "notifications@localhost"
+    public_url: str = ""  # e.g. https://art.example; links in emails are absolute to it
+    digest_hour: int = 8  # the local hour of day (the user's time_zone) digests go out
+    digest_interval: float = 60.0  # seconds between the worker's looks for due digests
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -104,4 +112,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("NOTIFICATIONS_JWT_USER_CLAIM must be 'user_id' or 'sub'")
         if settings.jwt_cookie and not COOKIE_NAME.fullmatch(settings.jwt_cookie):
             raise ValueError("NOTIFICATIONS_JWT_COOKIE must be a cookie name (an HTTP token)")
+        if not 0 <= settings.digest_hour <= 23:
+            raise ValueError("NOTIFICATIONS_DIGEST_HOUR must be an hour from 0 to 23")
+        if settings.smtp_url and settings.smtp_url.split("://", 1)[0] not in SMTP_SCHEMES:
+            raise ValueError("NOTIFICATIONS_SMTP_URL must start smtp://, smtp+starttls:// "
+                             "or smtps://")
+        if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
+            raise ValueError("NOTIFICATIONS_PUBLIC_URL must be an http(s) URL")
         return settings
