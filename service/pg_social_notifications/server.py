@@ -113,6 +113,9 @@ def serve(settings: Settings, workers: int, demo: bool) -> None:
         os.environ["DATABASE_URL"] = database_url
         os.environ["NOTIFICATIONS_JWT_SECRET"] = settings.jwt_secret
         os.environ[DEMO_ENV] = "1" if demo else "0"
+        if settings.vapid_private_key:  # the demo's made-up pair reaches the workers too
+            os.environ["NOTIFICATIONS_VAPID_PRIVATE_KEY"] = settings.vapid_private_key
+            os.environ["NOTIFICATIONS_VAPID_SUBJECT"] = settings.vapid_subject
         config = uvicorn.Config("pg_social_notifications.server:app_from_env", factory=True, workers=workers,
                                 **common)  # type: ignore[arg-type]
         Multiprocess(config, sockets=[sock]).run()

@@ -85,6 +85,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_url: str = ""  # e.g. https://art.example; links in emails are absolute to it
     digest_hour: int = 8  # the local hour of day (the user's time_zone) digests go out
     digest_interval: float = 60.0  # seconds between the worker's looks for due digests
+    # Web Push (push_worker.py, routes_push.py): on when a VAPID private key is set.
+    vapid_private_key: str = ""  # PEM of a P-256 key (literal \\n accepted for newlines)
+    vapid_subject: str = ""  # mailto:... or https://..., required with the key
+    # Hosts whose push endpoints may be http and resolve to non-public addresses (tests).
+    push_insecure_hosts: tuple[str, ...] = ()
+    push_delay: float = 3.0  # seconds after a notification before deciding to push it
+    push_ttl: int = 86400  # seconds a push service keeps an undelivered message
+    max_push_subscriptions_per_user: int = 10
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -100,7 +108,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         given: dict[str, object] = {}
         for field in msgspec.structs.fields(cls):
             value = env.get(cls.env_name(field.name), "")
-            if field.name == "allowed_origins":  # a comma-separated list
+            if field.name in ("allowed_origins", "push_insecure_hosts"):  # comma-separated
                 origins = tuple(o.strip() for o in value.split(",") if o.strip())
                 if origins:
                     given[field.name] = origins
@@ -119,4 +127,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                              "or smtps://")
         if settings.public_url and not settings.public_url.startswith(("https://", "http://")):
             raise ValueError("NOTIFICATIONS_PUBLIC_URL must be an http(s) URL")
+        if settings.vapid_private_key:
+            if "-----BEGIN" not in settings.vapid_private_key:
+                raise ValueError("NOTIFICATIONS_VAPID_PRIVATE_KEY must be a PEM private key")
+            settings = msgspec.structs.replace(
+                settings, vapid_private_key=settings.vapid_private_key.replace("\\n", "\n"))
+            if not settings.vapid_subject:
+                raise ValueError("NOTIFICATIONS_VAPID_SUBJECT is required with a VAPID key")
+        if settings.vapid_subject and not (
+                settings.vapid_subject.startswith("mailto:") and "@" in settings.vapid_subject
+                or settings.vapid_subject.startswith("https://") and len(settings.vapid_subject) > 8):
+            raise ValueError("NOTIFICATIONS_VAPID_SUBJECT must be a mailto: or https: URL")
+        if settings.push_delay < 0 or settings.push_ttl < 0 or settings.max_push_subscriptions_per_user < 1:
+            raise ValueError("push settings must not be negative (and the cap at least 1)")
         return settings

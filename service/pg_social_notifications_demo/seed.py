@@ -48,6 +48,15 @@ def prepare_demo(settings: Settings, database_url: str) -> Settings:
     users = seed(database_url)
     if not settings.jwt_secret:
         settings = msgspec.structs.replace(settings, jwt_secret=secrets.token_urlsafe(32))
+    if not settings.vapid_private_key:
+        # Web Push in the demo: a key pair made up for this run (README, "Web Push").
+        from py_vapid import Vapid02
+
+        vapid = Vapid02()
+        vapid.generate_keys()
+        settings = msgspec.structs.replace(
+            settings, vapid_private_key=vapid.private_pem().decode(),
+            vapid_subject=settings.vapid_subject or "mailto:demo@localhost.localdomain")
     if "NOTIFICATIONS_DRAIN_SECONDS" not in os.environ:
         # One machine, no replacement process: Ctrl-C stops at once.
         settings = msgspec.structs.replace(settings, drain_seconds=0.0)
