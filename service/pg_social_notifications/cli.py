@@ -1,4 +1,4 @@
-"""The `notifications` command: serve, migrate, cleanup, check, openapi."""
+"""The `notifications` command: serve, migrate, cleanup, check, digest, openapi."""
 
 from __future__ import annotations
 
@@ -68,6 +68,29 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if drift else 0
 
 
+def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from pg_social_notifications.digest_worker import run_digest_round, send_digests
+    from pg_social_notifications.metrics import Metrics
+
+    if not (settings.smtp_url and settings.public_url and settings.jwt_secret):
+        print("NOTIFICATIONS_SMTP_URL, NOTIFICATIONS_PUBLIC_URL and NOTIFICATIONS_JWT_SECRET "
+              "must be set", file=sys.stderr)
+        return 2
+    url = resolve_database_url(settings)
+    if args.now:
+        sent: int | None = asyncio.run(send_digests(settings, url, Metrics(), now_mode=True))
+    else:
+        sent = asyncio.run(run_digest_round(settings, url, Metrics()))
+        if sent is None:
+            print("another instance is sending digests now; nothing was done here",
+                  file=sys.stderr)
+            return 75  # EX_TEMPFAIL
+    print(f"sent {sent} digest(s)")
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from pg_social_notifications.server import serve
 
@@ -114,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="compare every counter and sequence with the rows")
     check.set_defaults(func=_cmd_check)
+
+    digest = sub.add_parser("digest", help="send the email digests that are due, once")
+    digest.add_argument("--now", action="store_true",
+                        help="ignore the schedule's hour, day and quiet hours: every verified "
+                             "user with something unread not in an earlier digest")
+    digest.set_defaults(func=_cmd_digest)
 
     openapi = sub.add_parser("openapi", help="print the API's OpenAPI document (JSON)")
     openapi.set_defaults(func=_cmd_openapi)

@@ -132,6 +132,13 @@ class Metrics:
             "Server-Sent Events streams open in this process (also in "
             "notifications_ws_open_sockets)." + WORKERS + "the sum over the workers.",
             registry=own, multiprocess_mode="livesum")
+        self.digest_emails_sent = counter(
+            "notifications_digest_emails_sent",
+            "Email digests the SMTP server accepted (digest_worker.py).")
+        self.digest_emails_failed = counter(
+            "notifications_digest_emails_failed",
+            "Email digests the SMTP server refused or could not be reached for; each is "
+            "tried again at the next round.")
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The scrape's body and content type: the Prometheus text format, or OpenMetrics
