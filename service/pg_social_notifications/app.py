@@ -29,6 +29,7 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from pg_social_notifications.admission import Admission
 from pg_social_notifications.auth import TokenVerifier
+from pg_social_notifications.digest_worker import run_digests_forever
 from pg_social_notifications.fanout import Hub
 from pg_social_notifications.gc_policy import run_gc_policy_forever
 from pg_social_notifications.http_edges import web_files_guard
@@ -47,6 +48,7 @@ from pg_social_notifications.routes_sse import (
     notifications_stream,
     stream_ticket,
 )
+from pg_social_notifications.routes_unsubscribe import unsubscribe, unsubscribe_page
 from pg_social_notifications.routes_ws import notifications_socket
 from pg_social_notifications.sequencer import Sequencer
 from pg_social_notifications.settings import Settings
@@ -158,6 +160,10 @@ def create_app(settings: Settings, database_url: str, *,
             tasks.append(asyncio.create_task(
                 run_retention_forever(settings, database_url, metrics_),
                 name="notifications-retention"))
+        if settings.smtp_url and settings.public_url:
+            tasks.append(asyncio.create_task(
+                run_digests_forever(settings, database_url, metrics_),
+                name="notifications-digests"))
         if settings.gc_freeze_interval > 0:
             tasks.append(asyncio.create_task(
                 run_gc_policy_forever(settings.gc_freeze_interval, settings.gc_full_interval,
@@ -188,7 +194,7 @@ def create_app(settings: Settings, database_url: str, *,
         Router(path="/", route_handlers=[NotificationsController, PushController, stream_ticket],
                security=[{name: []} for name in schemes]),
         notifications_socket, notifications_stream,
-        live, ready, metrics,
+        live, ready, metrics, unsubscribe_page, unsubscribe,
         create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
                                    include_in_schema=False, guards=[web_files_guard]),
         *extra_handlers,

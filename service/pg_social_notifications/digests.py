@@ -63,8 +63,10 @@ def absolute_link(url: str | None, public_url: str) -> str | None:
     the result is an http(s) URL with a host and no whitespace or control characters."""
     if not url:
         return None
-    joined = urljoin(public_url.rstrip("/") + "/", url.strip())
-    if CONTROL.search(joined):
+    url = url.strip()
+    # urljoin silently drops tabs and newlines: a URL with any is refused, not mended
+    joined = urljoin(public_url.rstrip("/") + "/", url)
+    if CONTROL.search(url) or CONTROL.search(joined):
         return None
     parts = urlsplit(joined)
     if parts.scheme not in ("http", "https") or not parts.hostname:
