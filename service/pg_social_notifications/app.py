@@ -36,6 +36,7 @@ from pg_social_notifications.http_edges import web_files_guard
 from pg_social_notifications.listener import Listener
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.paths import WEB_DIR
+from pg_social_notifications.push_worker import PushWorker, presence_instance, run_presence_forever
 from pg_social_notifications.reconnect import connect_options
 from pg_social_notifications.request_bodies import JSONRequest
 from pg_social_notifications.retention_loop import run_retention_forever
@@ -160,6 +161,12 @@ def create_app(settings: Settings, database_url: str, *,
             tasks.append(asyncio.create_task(
                 run_retention_forever(settings, database_url, metrics_),
                 name="notifications-retention"))
+        if settings.vapid_private_key:  # Web Push on: presence everywhere, one worker leads
+            app.state.push_worker = PushWorker(settings, database_url, metrics_, hub.connected_users)
+            tasks.append(asyncio.create_task(app.state.push_worker.run(), name="notifications-push"))
+            tasks.append(asyncio.create_task(
+                run_presence_forever(pool, hub.connected_users, presence_instance()),
+                name="notifications-presence"))
         if settings.smtp_url and settings.public_url:
             tasks.append(asyncio.create_task(
                 run_digests_forever(settings, database_url, metrics_),

@@ -140,6 +140,22 @@ class Metrics:
             "Email digests the SMTP server refused or could not be reached for; each is "
             "tried again at the next round.")
 
+        # Web Push (push_worker.py): only the instance leading the push queue counts.
+        self.push_sent = counter("notifications_push_sent",
+                                 "Web Pushes a push service accepted (201/202).")
+        self.push_failed = counter("notifications_push_failed",
+                                   "Web Push attempts that were not accepted (any other answer or none).")
+        self.push_retried = counter("notifications_push_retried",
+                                    "Web Pushes rescheduled after a 429, a 5xx or no answer.")
+        self.push_dropped = Counter(
+            "notifications_push_dropped", "Queued Web Pushes not sent, by reason (retracted, "
+            "preferences, snoozed, quiet_hours, socket_open, gave_up, rejected, ...).",
+            ["reason"], registry=own)
+        self.push_subscriptions_removed = counter(
+            "notifications_push_subscriptions_removed",
+            "Push subscriptions removed because the push service answered 404 or 410, or the "
+            "endpoint failed the address check at send time.")
+
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
         """The scrape's body and content type: the Prometheus text format, or OpenMetrics
         when the scraper's Accept header asks for it."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from litestar import MediaType, Request, Response, get
 
+from pg_social_notifications.queries import sql
 from pg_social_notifications.schemas import HealthStatus
 
 
@@ -20,8 +23,16 @@ async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
     database = await state.store.check(timeout=2.0)
     listener = state.listener.connected.is_set()
     ok = database and listener
+    depth: int | None = None
+    oldest: float | None = None
+    if database and getattr(state, "push_worker", None) is not None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0), state.pool.connection() as conn:
+                row = await (await conn.execute(sql("push_outbox_depth"))).fetchone()
+                depth, oldest = int(row[0]), round(float(row[1]), 3)
     return Response(HealthStatus(status="ok" if ok else "unavailable",
-                                 database=database, listener=listener),
+                                 database=database, listener=listener,
+                                 push_outbox_depth=depth, push_outbox_oldest_seconds=oldest),
                     status_code=200 if ok else 503)
 
 

@@ -193,3 +193,6 @@ class HealthStatus(msgspec.Struct, kw_only=True, omit_defaults=True):
     status: Literal["ok", "unavailable"]
     database: bool | None = None
     listener: bool | None = None
+    # With Web Push on: queued pushes and the age of the oldest (detail, not readiness).
+    push_outbox_depth: int | None = None
+    push_outbox_oldest_seconds: float | None = None
