@@ -1,0 +1,361 @@
+"""Web Push end to end, with no internet: the real service, a host write in plain SQL, and
+a FAKE PUSH SERVICE in this process (127.0.0.2, listed in NOTIFICATIONS_PUSH_INSECURE_HOSTS)
+that checks the VAPID header (ES256 signature, aud, exp, sub), the encoding, TTL and Topic,
+decrypts the aes128gcm body with the fake browser's own keys, and answers as scripted."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import http_ece
+import httpx
+import jwt
+import psycopg
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid02
+
+from devkit.hostdata import add_post, react
+from devkit.servers import SECRET, ServiceProcess, running_service
+from devkit.tokens import make_token
+from tests.integration.service_fixtures import db, new_user, shared_database_url  # noqa: F401
+from tests.integration.ws_client import connect, recv_json
+
+FAKE_HOST = "127.0.0.2"  # loopback, but not 127.0.0.1: that one must stay refused
+SUBJECT = "mailto:push-tests@art.example"
+PUSH_DELAY = 1.0
+CAP = 3
+
+
+def b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class FakePushService:
+    """Records every POST; answers each path from its script (default 201)."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.script: dict[str, deque[tuple[int, dict[str, str]]]] = defaultdict(deque)
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with outer.lock:
+                    outer.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
+                                                   body, time.monotonic()))
+                    queue = outer.script[self.path]
+                    status, headers = queue.popleft() if queue else (201, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((FAKE_HOST, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def endpoint(self) -> str:
+        return f"http://{FAKE_HOST}:{self.port}/push/{uuid.uuid4().hex}"
+
+    def to(self, endpoint: str) -> list[Received]:
+        path = "/" + endpoint.split("/", 3)[3]
+        with self.lock:
+            return [r for r in self.received if r.path == path]
+
+
+class FakeBrowser:
+    """A browser's push subscription: its own P-256 key pair and 16-byte auth secret."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.auth = os.urandom(16)
+
+    def to_json(self) -> dict[str, Any]:
+        point = self.key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return {"endpoint": self.endpoint, "expirationTime": None,
+                "keys": {"p256dh": b64(point), "auth": b64(self.auth)}}
+
+    def open(self, received: Received, application_server_key: str) -> dict[str, Any]:
+        """Check the request as a push service and a browser would, and decrypt it."""
+        h = received.headers
+        assert h["content-encoding"] == "aes128gcm"
+        assert h["ttl"] == "86400"
+        assert h["urgency"] == "normal"
+        topic = h["topic"]
+        assert len(topic) <= 32 and all(c.isalnum() or c in "-_" for c in topic)
+        scheme, _, params = h["authorization"].partition(" ")
+        assert scheme == "vapid"
+        fields = dict(p.strip().split("=", 1) for p in params.split(","))
+        assert fields["k"] == application_server_key
+        public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(fields["k"]))
+        origin = f"http://{FAKE_HOST}:{self.endpoint.split(':')[2].split('/')[0]}"
+        claims = jwt.decode(fields["t"], public, algorithms=["ES256"], audience=origin)
+        assert claims["sub"] == SUBJECT
+        assert time.time() < claims["exp"] <= time.time() + 24 * 3600
+        plain = http_ece.decrypt(received.body, private_key=self.key, auth_secret=self.auth,
+                                 version="aes128gcm")
+        message: dict[str, Any] = json.loads(plain)
+        return message
+
+
+@pytest.fixture(scope="module")
+def push_service() -> Iterator[FakePushService]:
+    fake = FakePushService()
+    yield fake
+    fake.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def vapid_pem() -> str:
+    vapid = Vapid02()
+    vapid.generate_keys()
+    return str(vapid.private_pem().decode())
+
+
+@pytest.fixture(scope="module")
+def service(shared_database_url: str, vapid_pem: str) -> Iterator[ServiceProcess]:  # noqa: F811
+    env = {"NOTIFICATIONS_VAPID_PRIVATE_KEY": vapid_pem, "NOTIFICATIONS_VAPID_SUBJECT": SUBJECT,
+           "NOTIFICATIONS_PUSH_INSECURE_HOSTS": FAKE_HOST, "NOTIFICATIONS_PUSH_DELAY": str(PUSH_DELAY),
+           "NOTIFICATIONS_MAX_PUSH_SUBSCRIPTIONS_PER_USER": str(CAP)}
+    with running_service(shared_database_url, env=env) as svc:
+        yield svc
+
+
+def auth(user_id: int) -> dict[str, str]:
+    return {"Authorization": f"Bearer {make_token(user_id, SECRET)}"}
+
+
+def public_key(service: ServiceProcess) -> str:
+    r = httpx.get(service.base_url + "/api/notifications/push/public-key")
+    assert r.status_code == 200
+    key: str = r.json()["public_key"]
+    return key
+
+
+def subscribe(service: ServiceProcess, user_id: int, browser: FakeBrowser) -> httpx.Response:
+    return httpx.post(service.base_url + "/api/notifications/push/subscriptions",
+                      json=browser.to_json(), headers=auth(user_id))
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def outbox(db: psycopg.Connection[Any], user_id: int) -> int:  # noqa: F811
+    row = db.execute("SELECT count(*) FROM notification_push_outbox WHERE user_id = %s",
+                     (user_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def subscribed_user(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                    push_service: FakePushService) -> tuple[int, int, FakeBrowser]:
+    owner, actor = new_user(db, "owner"), new_user(db, "actor")
+    browser = FakeBrowser(push_service.endpoint())
+    assert subscribe(service, owner, browser).status_code == 201
+    return owner, actor, browser
+
+
+def test_the_public_key_is_the_vapid_key(service: ServiceProcess, vapid_pem: str) -> None:
+    raw = unb64(public_key(service))
+    assert len(raw) == 65 and raw[0] == 4
+    expected = Vapid02.from_pem(vapid_pem.encode()).public_key.public_bytes(
+        Encoding.X962, PublicFormat.UncompressedPoint)
+    assert raw == expected
+
+
+def test_a_host_reaction_is_pushed_once_and_decrypts_to_the_notification(
+        service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+        push_service: FakePushService) -> None:
+    owner, actor, browser = subscribed_user(service, db, push_service)
+    react(db, add_post(db, owner), actor, "🔥")
+    wait_for(lambda: push_service.to(browser.endpoint))
+    time.sleep(PUSH_DELAY + 1.0)
+    received = push_service.to(browser.endpoint)
+    assert len(received) == 1
+    message = browser.open(received[0], public_key(service))
+    listed = httpx.get(service.base_url + "/api/notifications/", headers=auth(owner)).json()["items"]
+    assert message["type"] == "notification"
+    assert message["notification"] == listed[0]
+    assert outbox(db, owner) == 0
+    row = db.execute("SELECT last_success_at IS NOT NULL FROM notification_push_subscriptions"
+                     " WHERE endpoint = %s", (browser.endpoint,)).fetchone()
+    assert row == (True,)
+
+
+def test_an_open_socket_suppresses_the_push(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                                            push_service: FakePushService) -> None:
+    owner, actor, browser = subscribed_user(service, db, push_service)
+
+    async def scenario() -> None:
+        async with connect(f"{service.ws_url}?token={make_token(owner, SECRET)}") as ws:
+            assert (await recv_json(ws))["type"] == "hello"
+            wait_for(lambda: db.execute("SELECT EXISTS (SELECT 1 FROM notification_presence"
+                                        " WHERE %s = ANY (user_ids))", (owner,)).fetchone() == (True,))
+            react(db, add_post(db, owner), actor, "👍")
+            assert (await recv_json(ws))["type"] == "notification"
+            await asyncio.sleep(PUSH_DELAY + 1.5)
+
+    asyncio.run(scenario())
+    assert push_service.to(browser.endpoint) == []
+    assert outbox(db, owner) == 0
+
+
+def test_the_push_switch_off_suppresses_the_push(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                                                 push_service: FakePushService) -> None:
+    owner, actor, browser = subscribed_user(service, db, push_service)
+    r = httpx.put(service.base_url + "/api/notifications/preferences",
+                  json={"push_on_post_reactions": False}, headers=auth(owner))
+    assert r.status_code == 200
+    react(db, add_post(db, owner), actor, "👍")
+    wait_for(lambda: db.execute("SELECT EXISTS (SELECT 1 FROM notifications WHERE user_id = %s)",
+                                (owner,)).fetchone() == (True,))
+    wait_for(lambda: outbox(db, owner) == 0)
+    time.sleep(0.5)
+    assert push_service.to(browser.endpoint) == []
+
+
+def test_a_retraction_before_the_delay_sends_nothing(service: ServiceProcess,
+                                                     db: psycopg.Connection[Any],  # noqa: F811
+                                                     push_service: FakePushService) -> None:
+    owner, actor, browser = subscribed_user(service, db, push_service)
+    reaction = react(db, add_post(db, owner), actor, "👍")
+    db.execute("DELETE FROM reactions WHERE id = %s", (reaction,))
+    time.sleep(PUSH_DELAY + 1.5)
+    assert push_service.to(browser.endpoint) == []
+    assert outbox(db, owner) == 0
+
+
+def test_410_removes_the_subscription(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                                      push_service: FakePushService) -> None:
+    owner, actor, browser = subscribed_user(service, db, push_service)
+    push_service.script["/" + browser.endpoint.split("/", 3)[3]].append((410, {}))
+    react(db, add_post(db, owner), actor, "👍")
+    wait_for(lambda: db.execute("SELECT count(*) FROM notification_push_subscriptions WHERE endpoint = %s",
+                                (browser.endpoint,)).fetchone() == (0,))
+    assert len(push_service.to(browser.endpoint)) == 1
+    assert outbox(db, owner) == 0
+
+
+@pytest.mark.parametrize(("status", "headers", "least_gap"), [
+    (429, {"Retry-After": "2"}, 1.8),
+    (500, {}, 0.5),
+])
+def test_a_busy_or_failing_push_service_is_retried_then_delivered_once(
+        service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+        push_service: FakePushService, status: int, headers: dict[str, str], least_gap: float) -> None:
+    owner, actor, browser = subscribed_user(service, db, push_service)
+    push_service.script["/" + browser.endpoint.split("/", 3)[3]].append((status, headers))
+    react(db, add_post(db, owner), actor, "👍")
+    wait_for(lambda: len(push_service.to(browser.endpoint)) >= 2, timeout=15)
+    wait_for(lambda: outbox(db, owner) == 0)
+    time.sleep(1.0)
+    first, second = push_service.to(browser.endpoint)
+    assert second.at - first.at >= least_gap
+    key = public_key(service)
+    assert browser.open(first, key) == browser.open(second, key)
+
+
+@pytest.mark.parametrize("endpoint", [
+    "https://127.0.0.1/push/x", "https://10.0.0.1/", "https://169.254.169.254/",
+    "http://push.example/", "https://localhost/push/x", "https://[::1]/x",
+])
+def test_the_ssrf_guard_refuses_private_and_insecure_endpoints(
+        service: ServiceProcess, db: psycopg.Connection[Any], endpoint: str) -> None:  # noqa: F811
+    user = new_user(db, "ssrf")
+    r = subscribe(service, user, FakeBrowser(endpoint))
+    assert r.status_code == 400, r.text
+    assert db.execute("SELECT count(*) FROM notification_push_subscriptions WHERE user_id = %s",
+                      (user,)).fetchone() == (0,)
+
+
+def test_bad_keys_are_refused(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                              push_service: FakePushService) -> None:
+    user = new_user(db, "keys")
+    body = FakeBrowser(push_service.endpoint()).to_json()
+    for keys in ({"p256dh": b64(b"\x04" + b"x" * 63), "auth": body["keys"]["auth"]},
+                 {"p256dh": body["keys"]["p256dh"], "auth": b64(b"y" * 15)},
+                 {**body["keys"], "extra": "no"}):
+        r = httpx.post(service.base_url + "/api/notifications/push/subscriptions",
+                       json={**body, "keys": keys}, headers=auth(user))
+        assert r.status_code == 400, keys
+
+
+def test_the_per_user_cap(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                          push_service: FakePushService) -> None:
+    user = new_user(db, "cap")
+    browsers = [FakeBrowser(push_service.endpoint()) for _ in range(CAP + 1)]
+    for browser in browsers[:CAP]:
+        assert subscribe(service, user, browser).status_code == 201
+    refused = subscribe(service, user, browsers[CAP])
+    assert refused.status_code == 409 and "at most 3" in refused.json()["detail"]
+    assert subscribe(service, user, browsers[0]).status_code == 201  # the same one again: fine
+
+
+def test_unauthenticated_calls_are_refused(service: ServiceProcess, push_service: FakePushService) -> None:
+    url = service.base_url + "/api/notifications/push/subscriptions"
+    assert httpx.post(url, json=FakeBrowser(push_service.endpoint()).to_json()).status_code == 401
+    assert httpx.request("DELETE", url, json={"endpoint": "https://push.example/x"}).status_code == 401
+
+
+def test_delete_removes_only_the_callers_own(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                                             push_service: FakePushService) -> None:
+    owner, stranger = new_user(db, "mine"), new_user(db, "theirs")
+    browser = FakeBrowser(push_service.endpoint())
+    assert subscribe(service, owner, browser).status_code == 201
+    url = service.base_url + "/api/notifications/push/subscriptions"
+
+    def count() -> Any:
+        return db.execute("SELECT count(*) FROM notification_push_subscriptions WHERE endpoint = %s",
+                          (browser.endpoint,)).fetchone()
+
+    assert httpx.request("DELETE", url, json={"endpoint": browser.endpoint},
+                         headers=auth(stranger)).status_code == 204
+    assert count() == (1,)
+    assert httpx.request("DELETE", url, json={"endpoint": browser.endpoint},
+                         headers=auth(owner)).status_code == 204
+    assert count() == (0,)
+
+
+def test_ready_reports_the_outbox(service: ServiceProcess) -> None:
+    body = httpx.get(service.base_url + "/health/ready").json()
+    assert body["status"] == "ok" and isinstance(body["push_outbox_depth"], int)
+    # The module's earlier tests delivered pushes and dropped some.
+    assert service.counter("notifications_push_sent_total") >= 1
+    assert "notifications_push_dropped_total{reason=" in httpx.get(service.base_url + "/metrics").text
