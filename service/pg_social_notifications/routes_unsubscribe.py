@@ -5,6 +5,8 @@ no Origin check (a mail provider's one-click POST comes from its own servers). `
 only shows a page with a button, and changes nothing: mail scanners prefetch links.
 `POST` (the button, or the provider's `List-Unsubscribe=One-Click`) turns the user's
 digests off. A forged, expired or malformed token: 400, nothing changed.
+Not in the OpenAPI document: a link for mail clients and people, not for API clients
+(web/types/openapi.d.ts is generated from that document). docs/API.md describes it.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _user(state: State, token: str | None) -> int:
 
 
 @get(PATH, tags=["email"], summary="The unsubscribe page (changes nothing)",
-     media_type=MediaType.HTML, include_in_schema=True)
+     media_type=MediaType.HTML, include_in_schema=False)
 async def unsubscribe_page(state: State, token: str | None = None) -> Response[str]:
     try:
         _user(state, token)
@@ -64,7 +66,7 @@ async def unsubscribe_page(state: State, token: str | None = None) -> Response[s
 
 
 @post(PATH, tags=["email"], summary="Turn email digests off (RFC 8058 one-click)",
-      media_type=MediaType.HTML, status_code=200)
+      media_type=MediaType.HTML, status_code=200, include_in_schema=False)
 async def unsubscribe(state: State, token: str | None = None) -> Response[str]:
     try:
         user_id = _user(state, token)
