@@ -119,6 +119,8 @@ async def send_one(conn: AsyncConnection[Any], smtp: aiosmtplib.SMTP, settings: 
             return False
         if mark["digest_schedule"] == "off":
             return False
+        if mark["snoozed_until"] is not None and mark["snoozed_until"] > datetime.now(UTC):
+            return False  # snoozed: not even `digest --now`
         if not now_mode and mark["last_sent_at"] is not None and \
                 datetime.now(UTC) - mark["last_sent_at"] < timedelta(hours=1):
             return False  # another sender just sent it

@@ -142,6 +142,11 @@ def test_digest_now_sends_once_per_verified_user_escaped_and_never_twice(
     conn.execute("INSERT INTO notification_preferences (user_id, digest_schedule) VALUES (%s, 'off')"
                  " ON CONFLICT (user_id) DO UPDATE SET digest_schedule = 'off'", (alice,))
     react(conn, add_post(conn, alice, title="Third"), hostile)
+    # erin: snoozed, so not even --now sends hers
+    erin = add_person(conn, "erin", "erin@example.com", True)
+    conn.execute("INSERT INTO notification_preferences (user_id, snoozed_until)"
+                 " VALUES (%s, now() + interval '1 hour')", (erin,))
+    react(conn, add_post(conn, erin, title="Snoozed"), hostile)
     # dave: only a reaction, which he does not get by email: no email
     react(conn, add_post(conn, dave, title="Fourth"), hostile)
     sequence(conn)
@@ -190,3 +195,20 @@ def test_unsubscribe_link_get_changes_nothing_one_click_post_turns_digests_off(
                                    "Origin": "https://mail.example"})
         assert done.status_code == 200, done.text
         assert schedule(conn, alice) == "off"
+
+
+def test_the_service_sends_due_digests_itself(conn: Conn, database_url: str,
+                                              smtp: tuple[Collector, int]) -> None:
+    """With SMTP and the public URL set, a running service's worker sends a due digest
+    (digest hour 0 in UTC: due at once), once."""
+    collector, port = smtp
+    alice = add_person(conn, "alice", "alice@example.com", True)
+    react(conn, add_post(conn, alice), add_user(conn, "zed"))
+    env = {"NOTIFICATIONS_SMTP_URL": f"smtp://127.0.0.1:{port}", "NOTIFICATIONS_PUBLIC_URL": PUBLIC,
+           "NOTIFICATIONS_DIGEST_HOUR": "0", "NOTIFICATIONS_DIGEST_INTERVAL": "0.2"}
+    with running_service(database_url, env=env):
+        deadline = time.monotonic() + 15
+        while not collector.messages and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # several more rounds: still one email
+    assert recipients(collector) == ["alice@example.com"]
