@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiosmtplib
 from psycopg import AsyncConnection
@@ -31,6 +30,7 @@ from psycopg.rows import dict_row
 from pg_social_notifications.digests import build_message, load_groups
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.queries import sql
+from pg_social_notifications.quiet_hours import in_quiet_hours, user_zone
 from pg_social_notifications.settings import Settings
 from pg_social_notifications.unsubscribe_tokens import make_token
 
@@ -39,23 +39,6 @@ log = logging.getLogger(__name__)
 # An arbitrary constant shared by every instance: "notifications digests".
 DIGEST_LOCK_KEY = 0x6E6F7469_64696765
 SMTP_TIMEOUT = 30.0
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def in_quiet_hours(local: time, start: time | None, end: time | None) -> bool:
-    """Quiet from `start` to `end` local time; crossing midnight when start > end;
-    none when either is unset or they are equal."""
-    if start is None or end is None or start == end:
-        return False
-    if start < end:
-        return start <= local < end
-    return local >= start or local < end
 
 
 def is_due(*, schedule: str, time_zone: str, quiet_start: time | None, quiet_end: time | None,
@@ -68,7 +51,7 @@ def is_due(*, schedule: str, time_zone: str, quiet_start: time | None, quiet_end
         return False
     if snoozed_until is not None and now < snoozed_until:
         return False
-    tz = zone(time_zone)
+    tz = user_zone(time_zone)
     local = now.astimezone(tz)
     if in_quiet_hours(local.time().replace(tzinfo=None), quiet_start, quiet_end):
         return False

@@ -36,9 +36,8 @@ import logging
 import random
 import time
 import uuid
-import zoneinfo
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,6 +51,7 @@ from pywebpush import WebPushException, webpush
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.push_endpoints import EndpointRefused, check_endpoint
 from pg_social_notifications.queries import sql
+from pg_social_notifications.quiet_hours import quiet_now
 from pg_social_notifications.reconnect import connect_options, reconnect_delay
 from pg_social_notifications.schemas import Notification, Preferences
 from pg_social_notifications.settings import Settings
@@ -89,30 +89,6 @@ def preference_kind(notification_type: str, content_type: str) -> str:
             + ("reactions" if notification_type == "reaction" else "comments"))
 
 
-def in_quiet_hours(now: datetime, time_zone: str, start: str | None, end: str | None) -> bool:
-    """Whether `now` falls in the quiet hours [start, end) ("HH:MM", the user's zone); the
-    window may cross midnight (22:00-07:00). An unknown zone counts as UTC."""
-    if not start or not end:
-        return False
-    try:
-        zone: tzinfo = zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    local = now.astimezone(zone)
-    minutes = local.hour * 60 + local.minute
-
-    def clock(text: str) -> int:
-        hours, mins = text.split(":")
-        return int(hours) * 60 + int(mins)
-
-    first, last = clock(start), clock(end)
-    if first == last:
-        return False
-    if first < last:
-        return first <= minutes < last
-    return minutes >= first or minutes < last
-
-
 def decide(notification: Notification, prefs: Preferences, now: datetime, present: bool) -> str | None:
     """Why this push must not go (a metrics label), or None to send it."""
     if not getattr(prefs, "push_on_" + preference_kind(notification.notification_type,
@@ -120,7 +96,7 @@ def decide(notification: Notification, prefs: Preferences, now: datetime, presen
         return "preferences"
     if prefs.snoozed_until is not None and prefs.snoozed_until > now:
         return "snoozed"
-    if in_quiet_hours(now, prefs.time_zone, prefs.quiet_hours_start, prefs.quiet_hours_end):
+    if quiet_now(now, prefs.time_zone, prefs.quiet_hours_start, prefs.quiet_hours_end):
         return "quiet_hours"
     if present:
         return "socket_open"

@@ -10,7 +10,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from pg_social_notifications.digest_worker import Smtp, in_quiet_hours, is_due
+from pg_social_notifications.digest_worker import Smtp, is_due
 from pg_social_notifications.digests import DigestGroup, absolute_link, build_message, one_line
 from pg_social_notifications.schemas import GroupActor, NotificationGroup
 from pg_social_notifications.unsubscribe_tokens import InvalidToken, make_token, verify_token
@@ -52,16 +52,6 @@ def test_quiet_hours_and_snooze_hold_a_due_digest() -> None:
     assert not due(quiet_start=clock(22), quiet_end=clock(13))  # crossing midnight, 11:00 inside
     assert not due(snoozed_until=NOW + timedelta(minutes=1))
     assert due(snoozed_until=NOW - timedelta(minutes=1))
-
-
-@pytest.mark.parametrize(("start", "end", "at", "quiet"), [
-    (clock(22), clock(7), clock(23), True), (clock(22), clock(7), clock(3), True),
-    (clock(22), clock(7), clock(7), False), (clock(22), clock(7), clock(12), False),
-    (clock(9), clock(17), clock(9), True), (clock(9), clock(17), clock(17), False),
-    (clock(9), clock(9), clock(9), False), (None, clock(9), clock(3), False),
-])
-def test_quiet_hours(start: clock | None, end: clock | None, at: clock, quiet: bool) -> None:
-    assert in_quiet_hours(at, start, end) is quiet
 
 
 def test_token_round_trip_forgery_expiry_and_malformed() -> None:

@@ -1,5 +1,5 @@
-"""The push worker's pure decisions: quiet hours (across midnight, in the user's zone),
-the preference kinds, snooze, presence, Topic and Retry-After."""
+"""The push worker's pure decisions: the preference kinds, snooze, quiet hours, presence,
+Topic and Retry-After."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from pg_social_notifications.push_worker import (
     decide,
-    in_quiet_hours,
     preference_kind,
     retry_after_seconds,
     topic_for,
@@ -20,24 +19,6 @@ from pg_social_notifications.schemas import Notification, Preferences
 
 def at(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 6, 15, hour, minute, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(("now", "start", "end", "quiet"), [
-    (at(23), "22:00", "07:00", True), (at(3), "22:00", "07:00", True),
-    (at(7), "22:00", "07:00", False), (at(21, 59), "22:00", "07:00", False),
-    (at(22), "22:00", "07:00", True), (at(12), "09:00", "17:00", True),
-    (at(17), "09:00", "17:00", False), (at(8, 59), "09:00", "17:00", False),
-    (at(12), None, None, False), (at(12), "12:00", "12:00", False),
-])
-def test_quiet_hours_window(now: datetime, start: str | None, end: str | None, quiet: bool) -> None:
-    assert in_quiet_hours(now, "UTC", start, end) is quiet
-
-
-def test_quiet_hours_are_in_the_users_time_zone() -> None:
-    # 20:30 UTC in June is 22:30 in Paris (UTC+2): quiet there, not in UTC.
-    assert in_quiet_hours(at(20, 30), "Europe/Paris", "22:00", "07:00")
-    assert not in_quiet_hours(at(20, 30), "UTC", "22:00", "07:00")
-    assert not in_quiet_hours(at(20, 30), "No/Such_Zone", "22:00", "07:00")  # counts as UTC
 
 
 def notification(kind: str = "reaction", content: str = "post", content_id: int = 7) -> Notification:
