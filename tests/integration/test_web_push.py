@@ -30,6 +30,7 @@ from py_vapid import Vapid02
 from devkit.hostdata import add_post, react
 from devkit.servers import SECRET, ServiceProcess, running_service
 from devkit.tokens import make_token
+from pg_social_notifications.push_worker import PUSH_LOCK_KEY
 from tests.integration.service_fixtures import db, new_user, shared_database_url  # noqa: F401
 from tests.integration.ws_client import connect, recv_json
 
@@ -145,12 +146,15 @@ def vapid_pem() -> str:
     return str(vapid.private_pem().decode())
 
 
+def push_env(vapid_pem: str) -> dict[str, str]:
+    return {"NOTIFICATIONS_VAPID_PRIVATE_KEY": vapid_pem, "NOTIFICATIONS_VAPID_SUBJECT": SUBJECT,
+            "NOTIFICATIONS_PUSH_INSECURE_HOSTS": FAKE_HOST, "NOTIFICATIONS_PUSH_DELAY": str(PUSH_DELAY),
+            "NOTIFICATIONS_MAX_PUSH_SUBSCRIPTIONS_PER_USER": str(CAP)}
+
+
 @pytest.fixture(scope="module")
 def service(shared_database_url: str, vapid_pem: str) -> Iterator[ServiceProcess]:  # noqa: F811
-    env = {"NOTIFICATIONS_VAPID_PRIVATE_KEY": vapid_pem, "NOTIFICATIONS_VAPID_SUBJECT": SUBJECT,
-           "NOTIFICATIONS_PUSH_INSECURE_HOSTS": FAKE_HOST, "NOTIFICATIONS_PUSH_DELAY": str(PUSH_DELAY),
-           "NOTIFICATIONS_MAX_PUSH_SUBSCRIPTIONS_PER_USER": str(CAP)}
-    with running_service(shared_database_url, env=env) as svc:
+    with running_service(shared_database_url, env=push_env(vapid_pem)) as svc:
         yield svc
 
 
@@ -262,10 +266,11 @@ def test_a_retraction_before_the_delay_sends_nothing(service: ServiceProcess,
     assert outbox(db, owner) == 0
 
 
-def test_410_removes_the_subscription(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
-                                      push_service: FakePushService) -> None:
+@pytest.mark.parametrize("status", [404, 410])
+def test_gone_removes_the_subscription(service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+                                       push_service: FakePushService, status: int) -> None:
     owner, actor, browser = subscribed_user(service, db, push_service)
-    push_service.script["/" + browser.endpoint.split("/", 3)[3]].append((410, {}))
+    push_service.script["/" + browser.endpoint.split("/", 3)[3]].append((status, {}))
     react(db, add_post(db, owner), actor, "👍")
     wait_for(lambda: db.execute("SELECT count(*) FROM notification_push_subscriptions WHERE endpoint = %s",
                                 (browser.endpoint,)).fetchone() == (0,))
@@ -359,3 +364,39 @@ def test_ready_reports_the_outbox(service: ServiceProcess) -> None:
     # The module's earlier tests delivered pushes and dropped some.
     assert service.counter("notifications_push_sent_total") >= 1
     assert "notifications_push_dropped_total{reason=" in httpx.get(service.base_url + "/metrics").text
+
+
+def push_lock_holders(db: psycopg.Connection[Any]) -> int:  # noqa: F811
+    """Backends holding the push worker's advisory lock (a bigint key: classid, objid)."""
+    key = PUSH_LOCK_KEY
+    row = db.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                     " AND classid::bigint = %s AND objid::bigint = %s AND objsubid = 1",
+                     (key >> 32, key & 0xFFFFFFFF)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_one_push_worker_at_a_time_and_a_standby_takes_over(  # last: it restarts `service`
+        service: ServiceProcess, db: psycopg.Connection[Any],  # noqa: F811
+        push_service: FakePushService, shared_database_url: str, vapid_pem: str) -> None:  # noqa: F811
+    owner, actor, browser = subscribed_user(service, db, push_service)
+    with running_service(shared_database_url, env=push_env(vapid_pem)) as standby:
+        time.sleep(2.5)  # the standby has tried the lock at least once
+        assert push_lock_holders(db) == 1
+        react(db, add_post(db, owner), actor, "👍")
+        wait_for(lambda: len(push_service.to(browser.endpoint)) == 1)
+        # The leader dies (a crash, not a shutdown); the standby takes the queue over.
+        service.kill()
+        try:
+            wait_for(lambda: push_lock_holders(db) == 1, timeout=15)
+            react(db, add_post(db, owner), actor, "🔥")
+            wait_for(lambda: len(push_service.to(browser.endpoint)) == 2, timeout=15)
+            time.sleep(PUSH_DELAY + 1.0)
+            first, second = push_service.to(browser.endpoint)
+            key = public_key(standby)
+            assert browser.open(first, key)["notification"]["emoji"] == "👍"
+            assert browser.open(second, key)["notification"]["emoji"] == "🔥"
+            assert standby.counter("notifications_push_sent_total") == 1
+            assert outbox(db, owner) == 0
+        finally:
+            service.start()
