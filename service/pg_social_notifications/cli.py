@@ -71,6 +71,8 @@ def _cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
+    import aiosmtplib
+
     from pg_social_notifications.digest_worker import run_digest_round, send_digests
     from pg_social_notifications.metrics import Metrics
 
@@ -79,14 +81,18 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
               "must be set", file=sys.stderr)
         return 2
     url = resolve_database_url(settings)
-    if args.now:
-        sent: int | None = asyncio.run(send_digests(settings, url, Metrics(), now_mode=True))
-    else:
-        sent = asyncio.run(run_digest_round(settings, url, Metrics()))
-        if sent is None:
-            print("another instance is sending digests now; nothing was done here",
-                  file=sys.stderr)
-            return 75  # EX_TEMPFAIL
+    try:
+        if args.now:
+            sent: int | None = asyncio.run(send_digests(settings, url, Metrics(), now_mode=True))
+        else:
+            sent = asyncio.run(run_digest_round(settings, url, Metrics()))
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        # Nothing is marked sent that the server did not accept: running it again is safe.
+        print(f"the SMTP server did not take the digests: {exc}", file=sys.stderr)
+        return 69  # EX_UNAVAILABLE
+    if sent is None:
+        print("another instance is sending digests now; nothing was done here", file=sys.stderr)
+        return 75  # EX_TEMPFAIL
     print(f"sent {sent} digest(s)")
     return 0
 

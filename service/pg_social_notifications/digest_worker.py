@@ -157,12 +157,14 @@ async def send_digests(settings: Settings, database_url: str, metrics: Metrics |
                 except aiosmtplib.SMTPRecipientsRefused:
                     log.warning("digest for user %s: the SMTP server refused the address",
                                 user_id)
+                    await conn.execute(sql("digest_refused"), {"user_id": user_id})
                 except aiosmtplib.SMTPResponseException as exc:
-                    if exc.code >= 500 or not smtp.is_connected:
+                    if not smtp.is_connected:
+                        raise
+                    if exc.code >= 500:  # for good: not again before the next period
                         log.warning("digest for user %s refused: %s", user_id, exc)
-                        if not smtp.is_connected:
-                            raise
-                    else:
+                        await conn.execute(sql("digest_refused"), {"user_id": user_id})
+                    else:  # 4xx: the next round tries again
                         log.warning("digest for user %s deferred: %s", user_id, exc)
         finally:
             if smtp.is_connected:

@@ -53,15 +53,15 @@ def smtp() -> Iterator[tuple[Collector, int]]:
         controller.stop()
 
 
-def digest_now(database_url: str, smtp_port: int) -> str:
+def digest_now(database_url: str, smtp_port: int, *, returncode: int = 0) -> str:
     env = {**os.environ, "DATABASE_URL": database_url,
            "NOTIFICATIONS_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
            "NOTIFICATIONS_PUBLIC_URL": PUBLIC, "NOTIFICATIONS_JWT_SECRET": SECRET,
            "NOTIFICATIONS_EMAIL_FROM": "Art <notifications@art.example>"}
     done = subprocess.run([sys.executable, "-m", "pg_social_notifications.cli", "digest", "--now"],
                           env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    assert done.returncode == returncode, done.stderr
+    return done.stdout + done.stderr
 
 
 def add_person(conn: Conn, handle: str, address: str | None, verified: bool) -> int:
@@ -212,3 +212,77 @@ def test_the_service_sends_due_digests_itself(conn: Conn, database_url: str,
             time.sleep(0.05)
         time.sleep(1.0)  # several more rounds: still one email
     assert recipients(collector) == ["alice@example.com"]
+
+
+class Picky(Collector):
+    """Refuses some addresses for good (550 at RCPT) and defers some messages once (451)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse: set[str] = set()
+        self.defer_once: set[str] = set()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        deferred = self.defer_once & set(envelope.rcpt_tos)
+        if deferred:
+            self.defer_once -= deferred
+            return "451 4.3.0 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def marks(conn: Conn, *users: int) -> list[tuple[int, bool]]:
+    """(covered_seq, last_sent_at is set) per user; (0, False) without a row."""
+    found = dict(conn.execute("SELECT user_id, (covered_seq, last_sent_at IS NOT NULL)"
+                              " FROM notification_digests WHERE user_id = ANY(%s)",
+                              (list(users),)).fetchall())
+    return [(int(found[u][0]), found[u][1] == "t") if u in found else (0, False) for u in users]
+
+
+def test_a_refused_or_deferred_digest_marks_nothing_and_goes_in_the_next_one(
+        conn: Conn, database_url: str) -> None:
+    picky = Picky()
+    port = free_port()
+    controller = Controller(picky, hostname="127.0.0.1", port=port)
+    controller.start()
+    alice = add_person(conn, "alice", "alice@example.com", True)
+    bob = add_person(conn, "bob", "bob@example.com", True)
+    carol = add_person(conn, "carol", "carol@example.com", True)
+    actor = add_user(conn, "zed")
+    for owner in (alice, bob, carol):
+        react(conn, add_post(conn, owner, title=f"Piece of {owner}"), actor)
+    sequence(conn)
+    picky.defer_once.add("alice@example.com")
+    picky.refuse.add("bob@example.com")
+    try:
+        assert "sent 1 digest(s)" in digest_now(database_url, port)
+        assert recipients(picky) == ["carol@example.com"]
+        (alice_mark, alice_stamped), (bob_mark, bob_stamped), (carol_mark, _) = marks(conn, alice, bob, carol)
+        assert alice_mark == 0 and not alice_stamped  # deferred: asked again next round
+        assert bob_mark == 0 and bob_stamped  # refused for good: not again this period
+        assert carol_mark > 0
+
+        # The server takes them now: each gets the notification that did not go, once.
+        picky.refuse.clear()
+        picky.messages.clear()
+        assert "sent 2 digest(s)" in digest_now(database_url, port)
+        assert recipients(picky) == ["alice@example.com", "bob@example.com"]
+        for _, message in picky.messages:
+            assert "Piece of" in parts(message)[0]
+        assert "sent 0 digest(s)" in digest_now(database_url, port)
+    finally:
+        controller.stop()
+
+    # No SMTP server at all: a clear error, and nothing is marked.
+    react(conn, add_post(conn, carol, title="Later"), actor)
+    sequence(conn)
+    before = marks(conn, carol)
+    out = digest_now(database_url, port, returncode=69)
+    assert "the SMTP server did not take the digests" in out and "Traceback" not in out
+    assert marks(conn, carol) == before
