@@ -1,6 +1,8 @@
 """The Web Push service worker (web/notifications-sw.js) in Chromium: registered as the
 page would, a push delivered through the DevTools protocol (ServiceWorker.deliverPushMessage)
-shows the notification's sentence, icon and tag, and carries the link a click opens."""
+shows the notification's sentence, icon and tag, and carries the link a click opens. (The
+DevTools protocol cannot click a notification, and a script's click is not a user's: what
+the click handler does with that link, focus or open, is web/tests/service-worker.test.mjs.)"""
 
 from __future__ import annotations
 
