@@ -1,155 +1,48 @@
 """Web Push end to end, with no internet: the real service, a host write in plain SQL, and
-a FAKE PUSH SERVICE in this process (127.0.0.2, listed in NOTIFICATIONS_PUSH_INSECURE_HOSTS)
-that checks the VAPID header (ES256 signature, aud, exp, sub), the encoding, TTL and Topic,
-decrypts the aes128gcm body with the fake browser's own keys, and answers as scripted."""
+the fake push service of devkit.webpush in this process, which checks the VAPID header
+(ES256 signature, aud, exp, sub), the encoding, TTL and Topic, decrypts the aes128gcm body
+with the fake browser's own keys, and answers as scripted."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import os
-import threading
 import time
-import uuid
-from collections import defaultdict, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import http_ece
 import httpx
-import jwt
 import psycopg
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02
 
+from devkit import webpush
 from devkit.hostdata import add_post, react
 from devkit.servers import SECRET, ServiceProcess, running_service
 from devkit.tokens import make_token
+from devkit.webpush import FakeBrowser, FakePushService, b64, unb64, vapid_private_pem
 from pg_social_notifications.push_worker import PUSH_LOCK_KEY
 from tests.integration.service_fixtures import db, new_user, shared_database_url  # noqa: F401
 from tests.integration.ws_client import connect, recv_json
 
-FAKE_HOST = "127.0.0.2"  # loopback, but not 127.0.0.1: that one must stay refused
-SUBJECT = "mailto:push-tests@art.example"
 PUSH_DELAY = 1.0
 CAP = 3
-
-
-def b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-
-class FakePushService:
-    """Records every POST; answers each path from its script (default 201)."""
-
-    def __init__(self) -> None:
-        self.received: list[Received] = []
-        self.script: dict[str, deque[tuple[int, dict[str, str]]]] = defaultdict(deque)
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with outer.lock:
-                    outer.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
-                                                   body, time.monotonic()))
-                    queue = outer.script[self.path]
-                    status, headers = queue.popleft() if queue else (201, {})
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((FAKE_HOST, 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def endpoint(self) -> str:
-        return f"http://{FAKE_HOST}:{self.port}/push/{uuid.uuid4().hex}"
-
-    def to(self, endpoint: str) -> list[Received]:
-        path = "/" + endpoint.split("/", 3)[3]
-        with self.lock:
-            return [r for r in self.received if r.path == path]
-
-
-class FakeBrowser:
-    """A browser's push subscription: its own P-256 key pair and 16-byte auth secret."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        self.auth = os.urandom(16)
-
-    def to_json(self) -> dict[str, Any]:
-        point = self.key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-        return {"endpoint": self.endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64(point), "auth": b64(self.auth)}}
-
-    def open(self, received: Received, application_server_key: str) -> dict[str, Any]:
-        """Check the request as a push service and a browser would, and decrypt it."""
-        h = received.headers
-        assert h["content-encoding"] == "aes128gcm"
-        assert h["ttl"] == "86400"
-        assert h["urgency"] == "normal"
-        topic = h["topic"]
-        assert len(topic) <= 32 and all(c.isalnum() or c in "-_" for c in topic)
-        scheme, _, params = h["authorization"].partition(" ")
-        assert scheme == "vapid"
-        fields = dict(p.strip().split("=", 1) for p in params.split(","))
-        assert fields["k"] == application_server_key
-        public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64(fields["k"]))
-        origin = f"http://{FAKE_HOST}:{self.endpoint.split(':')[2].split('/')[0]}"
-        claims = jwt.decode(fields["t"], public, algorithms=["ES256"], audience=origin)
-        assert claims["sub"] == SUBJECT
-        assert time.time() < claims["exp"] <= time.time() + 24 * 3600
-        plain = http_ece.decrypt(received.body, private_key=self.key, auth_secret=self.auth,
-                                 version="aes128gcm")
-        message: dict[str, Any] = json.loads(plain)
-        return message
 
 
 @pytest.fixture(scope="module")
 def push_service() -> Iterator[FakePushService]:
     fake = FakePushService()
     yield fake
-    fake.server.shutdown()
+    fake.close()
 
 
 @pytest.fixture(scope="module")
 def vapid_pem() -> str:
-    vapid = Vapid02()
-    vapid.generate_keys()
-    return str(vapid.private_pem().decode())
+    return vapid_private_pem()
 
 
 def push_env(vapid_pem: str) -> dict[str, str]:
-    return {"NOTIFICATIONS_VAPID_PRIVATE_KEY": vapid_pem, "NOTIFICATIONS_VAPID_SUBJECT": SUBJECT,
-            "NOTIFICATIONS_PUSH_INSECURE_HOSTS": FAKE_HOST, "NOTIFICATIONS_PUSH_DELAY": str(PUSH_DELAY),
-            "NOTIFICATIONS_MAX_PUSH_SUBSCRIPTIONS_PER_USER": str(CAP)}
+    return webpush.push_env(vapid_pem, delay=PUSH_DELAY, cap=CAP)
 
 
 @pytest.fixture(scope="module")
