@@ -66,7 +66,10 @@ details.prefs summary { padding: 14px 16px; font-weight: 600; cursor: pointer; }
 .prefs input { width: 20px; height: 20px; accent-color: var(--_accent); }
 .prefs fieldset { border: 0; margin: 0; padding: 0; display: grid; gap: 4px; }
 .prefs legend { padding: 0 0 4px; font-weight: 600; font-size: 14px; }
-.prefs select { font: inherit; min-height: 32px; }
+.prefs select { font: inherit; min-height: 32px; max-width: 100%; }
+.prefs input[type=time] { width: auto; height: auto; font: inherit; min-height: 32px; }
+.prefs .quiet label { flex-wrap: wrap; }
+.prefs .push-device { justify-self: start; margin-top: 4px; }
 .prefs-status { margin: 0; color: var(--_muted); font-size: 13px; min-height: 1.2em; }
 @media (max-width: 520px) {
   .page { border-radius: 0; border-left: 0; border-right: 0; }

@@ -89,6 +89,9 @@ export class NotificationsPageElement extends ElementBase {
     this._more = h("div", { class: "more" }, this._moreButton, this._sentinel);
     this._prefs = new PreferencesForm(() => this._client, (name) => {
       if (name === "aggregate_same_type" && this._view === "grouped") this.reload();
+    }, () => {
+      const worker = this.getAttribute("push-worker");
+      return worker ? { worker, page: this.getAttribute("push-page") || globalThis.location?.pathname || "/" } : null;
     });
     const page = h(
       "section",

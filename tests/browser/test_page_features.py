@@ -157,6 +157,55 @@ def test_preferences_form_saves_to_the_service(
     assert "commented" in page_items(page)[0]["text"]
 
 
+def test_quiet_hours_time_zone_and_pause_save_and_show_again(
+    context: BrowserContext, demo: ServiceProcess, conn: psycopg.Connection[Any]
+) -> None:
+    """Quiet hours save only as a pair, the zone and a pause save on their own, and the form
+    shows them all again (with the running pause) when the page is opened anew."""
+    alice = user_id(conn, "alice")
+    page = open_as(context, demo, "/demo/notifications", "alice")
+    page.locator("notifications-page summary").click()
+    start = page.locator("notifications-page input[name=quiet_hours_start]")
+    page.wait_for_function(f"() => !{SHADOW}.querySelector('input[name=quiet_hours_start]').disabled")
+    status = f"{SHADOW}.querySelector('.prefs-status').textContent"
+
+    start.fill("22:00")
+    page.wait_for_function(f"() => {status} === 'Set both times, or clear both.'")
+    page.locator("notifications-page input[name=quiet_hours_end]").fill("07:30")
+    page.wait_for_function(f"() => {status} === 'Saved'")
+    page.locator("notifications-page select[name=time_zone]").select_option("Europe/Berlin")
+    page.wait_for_function(f"() => {status} === 'Saved'")
+    page.locator("notifications-page select[name=snooze]").select_option("24")
+    page.wait_for_function(f"() => {SHADOW}.querySelector('select[name=snooze]').value === 'paused'")
+    row = conn.execute("SELECT quiet_hours_start::text, quiet_hours_end::text, time_zone,"
+                       " round(extract(epoch FROM snoozed_until - now()) / 3600)"
+                       " FROM notification_preferences WHERE user_id = %s", (alice,)).fetchone()
+    assert row is not None and row[:3] == ("22:00:00", "07:30:00", "Europe/Berlin")
+    assert row[3] == 24
+
+    page.reload()
+    page.locator("notifications-page summary").click()
+    page.wait_for_function(f"() => !{SHADOW}.querySelector('input[name=quiet_hours_start]').disabled")
+    shown = page.evaluate(f"""() => Object.fromEntries(['quiet_hours_start', 'quiet_hours_end',
+        'time_zone', 'snooze'].map((n) => [n, {SHADOW}.querySelector(`[name=${{n}}]`).value]))""")
+    assert shown == {"quiet_hours_start": "22:00", "quiet_hours_end": "07:30",
+                     "time_zone": "Europe/Berlin", "snooze": "paused"}
+    assert page.locator("notifications-page select[name=snooze] option[value=paused]").text_content(
+        ).startswith("Paused until")
+
+    # Clearing both times and the pause saves "no quiet hours, not paused".
+    start.fill("")
+    page.wait_for_function(f"() => {status} === 'Set both times, or clear both.'")
+    page.locator("notifications-page input[name=quiet_hours_end]").fill("")
+    page.wait_for_function(f"() => {status} === 'Saved'")
+    page.locator("notifications-page select[name=snooze]").select_option("")
+    page.wait_for_function(f"() => !{SHADOW}.querySelector('select[name=snooze] option[value=paused]')")
+    page.wait_for_function(f"() => {status} === 'Saved'")
+    row = conn.execute("SELECT quiet_hours_start, quiet_hours_end, snoozed_until"
+                       " FROM notification_preferences WHERE user_id = %s", (alice,)).fetchone()
+    assert row == (None, None, None)
+
+
 def wait_until_ready(service: ServiceProcess, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while httpx.get(service.base_url + "/health/ready").status_code != 200:

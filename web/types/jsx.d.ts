@@ -22,6 +22,12 @@ export interface NotificationsPageAttributes {
   /** Milliseconds an unread item must be on screen before it is marked read, or "off". */
   "mark-read-delay"?: number | string;
   view?: "list" | "grouped";
+  /** The heading above the list. */
+  heading?: string;
+  /** The service worker's URL: with it, the preferences offer push on this device. */
+  "push-worker"?: string;
+  /** Where a push without a link of its own opens (default: this page). */
+  "push-page"?: string;
 }
 
 declare module "react" {
