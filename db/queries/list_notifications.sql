@@ -5,6 +5,7 @@
 -- host's commit) are left out, so every row listed is at or before the stream position
 -- returned with the page: resuming the socket from it misses nothing.
 -- The counter is user_counter.sql's. An empty page is one row of NULLs beside it.
+-- Filters (unread only, one kind) narrow the same keyset, so a cursor pages within them.
 -- Never returns actor_ip.
 WITH page AS (
   SELECT id, user_id, seq, notification_type, content_type, content_id, content_title, content_url,
@@ -14,6 +15,7 @@ WITH page AS (
    WHERE user_id = %(user_id)s
      AND seq < %(before_seq)s
      AND (NOT %(unread_only)s OR NOT is_read)
+     AND (%(notification_type)s::text IS NULL OR notification_type = %(notification_type)s::text)
      AND id <> ALL (ARRAY(SELECT unnest(notification_ids) FROM notification_changes
                            WHERE user_id = %(user_id)s AND kind = 'created'))
    ORDER BY seq DESC

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, delete, get, post, put
 from litestar.di import Provide
@@ -52,14 +52,16 @@ class NotificationsController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
         cursor: Annotated[str | None, Parameter(max_length=64)] = None,
         unread_only: bool = False,
+        notification_type: Literal["reaction", "comment"] | None = None,
     ) -> NotificationPage:
         try:
             before = decode_cursor(cursor) if cursor is not None else None
         except CursorError as exc:
             raise ValidationException(detail=str(exc)) from exc
         # One statement, one snapshot: `position` matches the rows.
+        # Filters narrow the same keyset: a cursor pages on under the filters it came with.
         page = await store.page(caller.user_id, before_seq=before, unread_only=unread_only,
-                                limit=limit + 1)
+                                notification_type=notification_type, limit=limit + 1)
         rows = page.notifications[:limit]
         more = len(page.notifications) > limit
         return NotificationPage(

@@ -106,13 +106,14 @@ class NotificationStore:
         return await run(self.pool, partial(_badge, user_id=user_id), transaction=False)
 
     async def page(self, user_id: int, *, before_seq: int | None, unread_only: bool,
-                   limit: int) -> Page:
+                   limit: int, notification_type: str | None = None) -> Page:
         """Up to `limit` notifications older than `before_seq`; one statement, one snapshot."""
         async def work(conn: AConn) -> Page:
             async with conn.cursor(row_factory=dict_row) as cur:
                 await cur.execute(sql("list_notifications"), {
                     "user_id": user_id, "before_seq": NO_CURSOR if before_seq is None else before_seq,
                     "unread_only": unread_only, "limit": limit,
+                    "notification_type": notification_type,
                 })
                 rows = await cur.fetchall()
             badge = Badge(int(rows[0]["unread_count"]), int(rows[0]["position"]))

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from devkit.hostdata import add_post, react, wait_until_sequenced
+from devkit.hostdata import add_post, comment, react, wait_until_sequenced
 from devkit.scrape import scrape
 from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
@@ -119,10 +119,45 @@ def test_list_shape_order_and_unread_only(service: ServiceProcess,
         assert c.get("/unread-count").json() == {"unread_count": 1, "position": 3}
 
 
+def test_filters_by_kind_and_unread_page_with_their_cursor(
+        service: ServiceProcess, db: psycopg.Connection[Any]) -> None:
+    """notification_type and unread_only narrow the list; each filter's cursor pages on
+    within it, every matching row exactly once, newest first."""
+    owner, actor = new_user(db), new_user(db)
+    post = add_post(db, owner)
+    for i in range(9):  # reactions and comments interleaved
+        react(db, post, actor, f"e{i}")
+        comment(db, post, actor, f"comment {i}")
+    wait_until_sequenced(db)
+
+    def walk(c: httpx.Client, **filters: Any) -> list[dict[str, Any]]:
+        items, cursor = [], None
+        while True:
+            params: dict[str, Any] = {"limit": 4, **filters}
+            if cursor:
+                params["cursor"] = cursor
+            page = c.get("/", params=params).json()
+            items.extend(page["items"])
+            if (cursor := page["next_cursor"]) is None:
+                return items
+
+    with client(service, owner) as c:
+        comments = walk(c, notification_type="comment")
+        assert [n["comment_preview"] for n in comments] == [f"comment {i}" for i in reversed(range(9))]
+        reactions = walk(c, notification_type="reaction")
+        assert [n["emoji"] for n in reactions] == [f"e{i}" for i in reversed(range(9))]
+        c.post("/mark-read", json=[n["id"] for n in comments[::2]])  # 5 of the 9 comments read
+        unread_comments = walk(c, notification_type="comment", unread_only="true")
+        assert [n["id"] for n in unread_comments] == [n["id"] for n in comments[1::2]]
+        assert len(walk(c, unread_only="true")) == 9 + 4
+        everything = walk(c)
+        assert len(everything) == 18 and len({n["id"] for n in everything}) == 18
+
+
 @pytest.mark.parametrize("params", [
     {"cursor": "!!!"}, {"cursor": "djE6"}, {"cursor": "djI6NQ"}, {"cursor": "djE6LTE"},
     {"cursor": "x" * 100}, {"limit": 0}, {"limit": 201}, {"limit": "ten"},
-    {"unread_only": "maybe"},
+    {"unread_only": "maybe"}, {"notification_type": "follow"}, {"notification_type": ""},
 ])
 def test_bad_list_parameters_are_400(service: ServiceProcess, db: psycopg.Connection[Any],
                                      params: dict[str, Any]) -> None:
