@@ -402,6 +402,7 @@ export interface operations {
                 limit?: number;
                 cursor?: string | null;
                 unread_only?: boolean;
+                notification_type?: "reaction" | "comment" | null;
             };
             header?: never;
             path?: never;
