@@ -98,22 +98,24 @@ def react_blog(conn: psycopg.Connection[Any], blog_post_id: int, user_id: int | 
 
 
 def comment(conn: psycopg.Connection[Any], post_id: int, author_id: int | None, body: str,
-            ip: str | None = None) -> uuid.UUID:
+            ip: str | None = None, parent_id: uuid.UUID | None = None) -> uuid.UUID:
     comment_id = uuid.uuid4()
     conn.execute(
-        "INSERT INTO comments (id, post_id, author_id, author_ip, body) VALUES (%s, %s, %s, %s, %s)",
-        (comment_id, post_id, author_id, ip, body),
+        "INSERT INTO comments (id, post_id, author_id, author_ip, body, parent_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (comment_id, post_id, author_id, ip, body, parent_id),
     )
     return comment_id
 
 
 def comment_blog(conn: psycopg.Connection[Any], blog_post_id: int, author_id: int | None,
-                 body: str, ip: str | None = None) -> uuid.UUID:
+                 body: str, ip: str | None = None, parent_id: uuid.UUID | None = None
+                 ) -> uuid.UUID:
     comment_id = uuid.uuid4()
     conn.execute(
-        "INSERT INTO blog_post_comments (id, blog_post_id, author_id, author_ip, body)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (comment_id, blog_post_id, author_id, ip, body),
+        "INSERT INTO blog_post_comments (id, blog_post_id, author_id, author_ip, body, parent_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (comment_id, blog_post_id, author_id, ip, body, parent_id),
     )
     return comment_id
 

@@ -1,5 +1,5 @@
 -- retention_gone_users: the streams, preferences, push subscriptions (their queued pushes
--- go with them) and digest marks of users the host has purged (we keep no
+-- go with them), digest marks and mutes of users the host has purged (we keep no
 -- foreign key into the host's tables, see docs/DBA.md). A stream is dropped only once
 -- nothing can move it again: no notification row of the user is left (the purge's
 -- retractions, still waiting as requests, delete them and each deletion moves the stream)
@@ -20,6 +20,9 @@ WITH gone AS (
 ), digests AS (
     DELETE FROM notification_digests AS d
      WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = d.user_id)
+), mutes AS (
+    DELETE FROM notification_mutes AS m
+     WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = m.user_id)
 )
 DELETE FROM notification_preferences AS p
  WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.id = p.user_id)

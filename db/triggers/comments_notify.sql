@@ -69,6 +69,7 @@ BEGIN
                   FROM new_rows AS c
                  CROSS JOIN LATERAL notification_content('post', c.post_id) AS content
                  CROSS JOIN LATERAL notification_allowed(content.owner_id, c.author_id, 'comment', 'post')
+                 CROSS JOIN LATERAL notification_unmuted(content.owner_id, 'post', c.post_id, c.id)
                  CROSS JOIN LATERAL notification_within_limit(content.owner_id, c.author_id,
                                                               c.author_ip::text, 1)
                  CROSS JOIN LATERAL notification_actor(c.author_id) AS actor
@@ -90,6 +91,7 @@ BEGIN
                   FROM new_rows AS c
                  CROSS JOIN LATERAL notification_content('blog_post', c.blog_post_id) AS content
                  CROSS JOIN LATERAL notification_allowed(content.owner_id, c.author_id, 'comment', 'blog_post')
+                 CROSS JOIN LATERAL notification_unmuted(content.owner_id, 'blog_post', c.blog_post_id, c.id)
                  CROSS JOIN LATERAL notification_within_limit(content.owner_id, c.author_id,
                                                               c.author_ip::text, 1)
                  CROSS JOIN LATERAL notification_actor(c.author_id) AS actor

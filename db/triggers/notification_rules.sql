@@ -88,6 +88,76 @@ AS $$
                                                     p_content_type))
 $$;
 
+-- notification_comment_root(content_type, content_id, comment_id)
+-- The thread a comment is in: its top-level ancestor (itself when it has no
+-- parent), followed up parent_id in the host's comments or blog_post_comments.
+-- NULL when the comment is not on that post or blog post. At most 100 steps,
+-- so a cycle in the host's data cannot hold a host transaction. The service
+-- asks it when a user mutes a thread; notification_unmuted() only for a
+-- thread mute on that very content. Runs as its owner, who may read comments.
+CREATE OR REPLACE FUNCTION notification_comment_root(
+    p_content_type text, p_content_id integer, p_comment_id uuid
+)
+RETURNS uuid
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path FROM CURRENT
+AS $$
+DECLARE
+    v_id uuid := p_comment_id;
+    v_parent uuid;
+    v_content integer;
+BEGIN
+    IF p_content_type = 'post' THEN
+        SELECT post_id INTO v_content FROM comments WHERE id = p_comment_id;
+    ELSE
+        SELECT blog_post_id INTO v_content FROM blog_post_comments WHERE id = p_comment_id;
+    END IF;
+    IF v_content IS DISTINCT FROM p_content_id THEN
+        RETURN NULL;
+    END IF;
+    FOR step IN 1..100 LOOP
+        IF p_content_type = 'post' THEN
+            SELECT parent_id INTO v_parent FROM comments WHERE id = v_id;
+        ELSE
+            SELECT parent_id INTO v_parent FROM blog_post_comments WHERE id = v_id;
+        END IF;
+        EXIT WHEN v_parent IS NULL;
+        v_id := v_parent;
+    END LOOP;
+    RETURN v_id;
+END;
+$$;
+
+-- Only the triggers (as the owner) and the service (granted in docs/DBA.md) ask it.
+REVOKE EXECUTE ON FUNCTION notification_comment_root(text, integer, uuid) FROM PUBLIC;
+
+-- notification_unmuted(owner_id, content_type, content_id, comment_id)
+-- One row (true) unless the owner has muted this post or blog post, or, for a
+-- comment (comment_id set), the thread it is in (notification_mutes): a muted
+-- thing notifies nothing, in no channel, until unmuted. One probe of the mutes'
+-- unique index; the thread's root is looked up only when that probe finds a
+-- thread mute on this very content. Inlined like notification_allowed().
+CREATE OR REPLACE FUNCTION notification_unmuted(
+    p_owner_id integer, p_content_type text, p_content_id integer, p_comment_id uuid
+)
+RETURNS SETOF boolean
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT true
+     WHERE NOT EXISTS (
+               SELECT FROM notification_mutes AS m
+                WHERE m.user_id = p_owner_id
+                  AND m.content_type = p_content_type
+                  AND m.content_id = p_content_id
+                  AND (m.thread_id IS NULL
+                       OR (p_comment_id IS NOT NULL
+                           AND m.thread_id = notification_comment_root(p_content_type, p_content_id,
+                                                                       p_comment_id))))
+$$;
+
 -- notification_within_limit(owner_id, actor_id, actor_ip, nth)
 -- One row (true) when the actor's nth new notification for the owner this
 -- hour stays within notification_settings.max_per_actor_per_hour: the
@@ -160,7 +230,8 @@ $$;
 --                          reaction_ids[], emojis[], comment_ids[], bodies[])
 -- A host statement of several rows (a bulk INSERT, a COPY): one notification
 -- per element (the arrays run in parallel) for the owner of the post or blog
--- post, where notification_allowed() says so and the actor stays within the
+-- post, where notification_allowed() says so, the owner has not muted it
+-- (notification_unmuted()), and the actor stays within the
 -- hourly limit for that owner, counting the earlier rows of this same
 -- statement (notification_within_limit() with each row's nth). Copies the
 -- actor and the content (notification_actor(), notification_content()).
@@ -211,7 +282,9 @@ BEGIN
                                            comment_id, body, ord)
              CROSS JOIN LATERAL notification_content(p_content_type, src.content_id) AS content
              CROSS JOIN LATERAL notification_allowed(content.owner_id, src.actor_id,
-                                                     p_notification_type, p_content_type)) AS w
+                                                     p_notification_type, p_content_type)
+             CROSS JOIN LATERAL notification_unmuted(content.owner_id, p_content_type,
+                                                     src.content_id, src.comment_id)) AS w
      CROSS JOIN LATERAL notification_within_limit(w.owner_id, w.actor_id, w.actor_ip, w.nth)
      CROSS JOIN LATERAL notification_actor(w.actor_id) AS actor
      ORDER BY w.ord

@@ -36,6 +36,7 @@ BEGIN
                       FROM new_rows AS r
                      CROSS JOIN LATERAL notification_content('post', r.post_id) AS content
                      CROSS JOIN LATERAL notification_allowed(content.owner_id, r.user_id, 'reaction', 'post')
+                     CROSS JOIN LATERAL notification_unmuted(content.owner_id, 'post', r.post_id, NULL)
                      CROSS JOIN LATERAL notification_within_limit(content.owner_id, r.user_id,
                                                                   r.user_ip::text, 1)
                      CROSS JOIN LATERAL notification_actor(r.user_id) AS actor
@@ -55,6 +56,7 @@ BEGIN
                       FROM new_rows AS r
                      CROSS JOIN LATERAL notification_content('blog_post', r.blog_post_id) AS content
                      CROSS JOIN LATERAL notification_allowed(content.owner_id, r.user_id, 'reaction', 'blog_post')
+                     CROSS JOIN LATERAL notification_unmuted(content.owner_id, 'blog_post', r.blog_post_id, NULL)
                      CROSS JOIN LATERAL notification_within_limit(content.owner_id, r.user_id,
                                                                   r.user_ip::text, 1)
                      CROSS JOIN LATERAL notification_actor(r.user_id) AS actor

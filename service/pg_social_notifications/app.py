@@ -40,6 +40,7 @@ from pg_social_notifications.push_worker import PushWorker, presence_instance, r
 from pg_social_notifications.reconnect import connect_options
 from pg_social_notifications.request_bodies import JSONRequest
 from pg_social_notifications.retention_loop import run_retention_forever
+from pg_social_notifications.routes_mutes import MutesController
 from pg_social_notifications.routes_ops import live, metrics, ready
 from pg_social_notifications.routes_push import PushController
 from pg_social_notifications.routes_rest import NotificationsController
@@ -198,7 +199,8 @@ def create_app(settings: Settings, database_url: str, *,
     schemes = security_schemes(settings)
     handlers: list[ControllerRouterHandler] = [
         # Either scheme authenticates each operation (OpenAPI: one requirement per scheme).
-        Router(path="/", route_handlers=[NotificationsController, PushController, stream_ticket],
+        Router(path="/", route_handlers=[NotificationsController, MutesController, PushController,
+                                         stream_ticket],
                security=[{name: []} for name in schemes]),
         notifications_socket, notifications_stream,
         live, ready, metrics, unsubscribe_page, unsubscribe,

@@ -162,6 +162,35 @@ def _known_time_zone(name: str) -> bool:
     return True
 
 
+MAX_MUTES = 1000  # per user: enough for every post a busy artist mutes, bounded for the probe
+ContentId = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+
+
+class MuteRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Mute a post or blog post, or (with `comment_id`) the thread that comment is in."""
+
+    content_type: Literal["post", "blog_post"]
+    content_id: ContentId
+    comment_id: uuid.UUID | None = None
+
+
+class Mute(msgspec.Struct, kw_only=True):
+    """A muted post or blog post (`thread_id` null), or one thread on it (`thread_id` is
+    the thread's top-level comment). `content_title` is the one its newest notification
+    copied, null when none is left."""
+
+    id: int
+    content_type: Literal["post", "blog_post"]
+    content_id: int
+    thread_id: uuid.UUID | None
+    content_title: str | None
+    created_at: datetime
+
+
+class MuteList(msgspec.Struct, kw_only=True):
+    items: list[Mute]
+
+
 class GroupActor(msgspec.Struct, kw_only=True):
     actor_id: int | None
     actor_handle: str

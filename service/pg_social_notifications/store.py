@@ -23,13 +23,28 @@ from psycopg.rows import class_row, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pg_social_notifications.queries import sql
-from pg_social_notifications.schemas import Notification, Preferences, PreferencesUpdate
+from pg_social_notifications.schemas import (
+    MAX_MUTES,
+    Mute,
+    MuteRequest,
+    Notification,
+    Preferences,
+    PreferencesUpdate,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 AConn = psycopg.AsyncConnection[Any]
 NO_CURSOR = 2**63 - 1
 WRITE_ATTEMPTS = 4
+
+
+class NoSuchComment(LookupError):
+    """A thread mute names a comment that is not on that post or blog post."""
+
+
+class TooManyMutes(RuntimeError):
+    """The user already holds MAX_MUTES mutes."""
 
 
 class UnknownUser(LookupError):
@@ -223,6 +238,45 @@ class NotificationStore:
             return Preferences(**row)
 
         return await run(self.pool, work)
+
+    async def mutes(self, user_id: int) -> list[Mute]:
+        async def work(conn: AConn) -> list[Mute]:
+            async with conn.cursor(row_factory=class_row(Mute)) as cur:
+                await cur.execute(sql("mute_list"), {"user_id": user_id})
+                return await cur.fetchall()
+
+        return await run(self.pool, work, transaction=False)
+
+    async def mute(self, user_id: int, target: MuteRequest) -> Mute:
+        """Mute (idempotent); NoSuchComment or TooManyMutes when it cannot be."""
+        async def work(conn: AConn) -> Mute:
+            thread_id = None
+            if target.comment_id is not None:
+                cur = await conn.execute(sql("mute_thread_root"), {
+                    "content_type": target.content_type, "content_id": target.content_id,
+                    "comment_id": target.comment_id})
+                row = await cur.fetchone()
+                if row is None or row[0] is None:
+                    raise NoSuchComment(target.comment_id)
+                thread_id = row[0]
+            async with conn.cursor(row_factory=class_row(Mute)) as cur:
+                await cur.execute(sql("mute_insert"), {
+                    "user_id": user_id, "content_type": target.content_type,
+                    "content_id": target.content_id, "thread_id": thread_id,
+                    "max_mutes": MAX_MUTES})
+                mute = await cur.fetchone()
+            if mute is None:
+                raise TooManyMutes(user_id)
+            return mute
+
+        return await run(self.pool, work)
+
+    async def unmute(self, user_id: int, mute_id: int) -> bool:
+        async def work(conn: AConn) -> bool:
+            cur = await conn.execute(sql("mute_delete"), {"user_id": user_id, "id": mute_id})
+            return cur.rowcount > 0
+
+        return await run(self.pool, work, transaction=False)
 
     async def _sequenced(self, user_id: int, changed: int) -> Written:
         """After a committed write: sequence it, then the badge and position that include it.
