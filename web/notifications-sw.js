@@ -13,7 +13,7 @@ import { describeNotification, safeHref } from "./notifications-format.js";
 const params = new URL(self.location.href).searchParams;
 const NOTIFICATIONS_PAGE = safeHref(params.get("page") || "/", self.registration.scope) || self.registration.scope;
 
-/** What a push shows: title, text, icon, a tag per content item (repeats replace each other), the link. */
+/** What a push shows: title, text, icon (the actor), image (the artwork), a tag per content item (repeats replace each other), the link. */
 export function notificationDisplay(n) {
   const parts = describeNotification(n);
   return {
@@ -21,6 +21,8 @@ export function notificationDisplay(n) {
     options: {
       body: parts.preview ? `${parts.title}: “${parts.preview}”` : parts.title,
       icon: safeHref(n.actor_avatar_url, self.registration.scope) ?? undefined,
+      // The artwork itself, where the browser shows a large image (Chromium on desktop).
+      image: n.content_image_url ? safeHref(n.content_image_url, self.registration.scope) ?? undefined : undefined,
       tag: `${n.content_type}-${n.content_id}`,
       timestamp: Date.parse(n.created_at) || Date.now(),
       data: { id: n.id, url: safeHref(n.content_url, self.registration.scope) ?? NOTIFICATIONS_PAGE },

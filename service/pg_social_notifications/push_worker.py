@@ -55,6 +55,7 @@ from pg_social_notifications.quiet_hours import quiet_now
 from pg_social_notifications.reconnect import connect_options, reconnect_delay
 from pg_social_notifications.schemas import Notification, Preferences
 from pg_social_notifications.settings import Settings
+from pg_social_notifications.store import notification_from_row
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +242,7 @@ class PushWorker:
         if found is None or subscription is None:
             await self._drop(conn, keys, "retracted" if found is None else "subscription_moved")
             return
-        notification = Notification(**found)
+        notification = notification_from_row(found)
         prefs = Preferences() if prefs_row is None else Preferences(**prefs_row)
         present = row.user_id in self._local_users() or bool((await (await conn.execute(
             sql("push_user_present"), {"user_id": row.user_id, "fresh": PRESENCE_FRESH})).fetchone() or

@@ -36,6 +36,9 @@ class Notification(msgspec.Struct, kw_only=True):
     is_read: bool
     read_at: datetime | None
     created_at: datetime
+    # The artwork's image for a thumbnail: an artwork's content_url is its art_url when
+    # the host has one (an http(s) URL); null for blog posts and artworks without one.
+    content_image_url: str | None = None
 
 
 class NotificationPage(msgspec.Struct, kw_only=True):

@@ -57,7 +57,15 @@ class DatabaseUnavailable(RuntimeError):
 
 def notification_from_row(row: dict[str, Any]) -> Notification:
     """A Notification from a row of the named queries."""
-    return Notification(**row)
+    return Notification(**row, content_image_url=artwork_image(row["content_type"], row["content_url"]))
+
+
+def artwork_image(content_type: str, content_url: str | None) -> str | None:
+    """The thumbnail of an artwork: its content_url when that is the host's art_url (an
+    absolute http(s) URL; notification_content() falls back to a /posts/ path)."""
+    if content_type != "post" or content_url is None:
+        return None
+    return content_url if content_url.lower().startswith(("https://", "http://")) else None
 
 
 class Badge(msgspec.Struct, frozen=True):

@@ -22,9 +22,11 @@ NOTIFICATION: dict[str, Any] = {
     "actor_id": 2, "actor_handle": "bob", "actor_avatar_url": "https://art.example/bob.png",
     "emoji": None, "comment_id": None, "comment_preview": "Lovely <script>x()</script>",
     "is_read": False, "read_at": None, "created_at": "2026-12-04T05:00:00Z",
+    "content_image_url": "https://art.example/sunset.png",
 }
 SHOWN = """async () => (await (await navigator.serviceWorker.getRegistration("/web/")).getNotifications())
-  .map((n) => ({ title: n.title, body: n.body, icon: n.icon, tag: n.tag, data: n.data }))"""
+  .map((n) => ({ title: n.title, body: n.body, icon: n.icon, image: n.image, tag: n.tag,
+                 data: n.data }))"""
 
 
 def until(page: Page, script: str, holds: Any, timeout: float = 15.0) -> Any:
@@ -83,12 +85,14 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
         # Plain text: the markup a user typed is shown as typed, never parsed.
         assert n["body"] == "Sunset <b>over</b> the bay: “Lovely <script>x()</script>”"
         assert n["icon"] == "https://art.example/bob.png"
+        assert n["image"] == "https://art.example/sunset.png"  # the artwork
         assert n["tag"] == "post-5"  # a repeat about the same artwork replaces it
         assert n["data"] == {"id": NOTIFICATION["id"], "url": "https://art.example/sunset"}
 
         # No link of its own, or one that is not http(s): a click opens the notifications page.
         hostile = {**NOTIFICATION, "id": "other", "content_id": 6, "content_url": "javascript:alert(1)",
                    "actor_avatar_url": "javascript:alert(2)", "notification_type": "reaction",
+                   "content_image_url": "javascript:alert(3)",
                    "emoji": "🔥", "comment_preview": None}
         push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
                                                           "notification": hostile}))
@@ -96,4 +100,4 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
         second = next(x for x in both if x["tag"] == "post-6")
         assert second["title"] == "bob reacted 🔥 to your artwork"
         assert second["data"]["url"] == svc.base_url + PAGE
-        assert second["icon"] == ""
+        assert second["icon"] == "" and second["image"] == ""

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from devkit.hostdata import add_post, comment, react, wait_until_sequenced
+from devkit.hostdata import add_blog_post, add_post, comment, react, react_blog, wait_until_sequenced
 from devkit.scrape import scrape
 from devkit.servers import ServiceProcess
 from devkit.tokens import make_token
@@ -117,6 +117,25 @@ def test_list_shape_order_and_unread_only(service: ServiceProcess,
         unread = c.get("/", params={"unread_only": "true"}).json()
         assert [x["emoji"] for x in unread["items"]] == ["❤️"]
         assert c.get("/unread-count").json() == {"unread_count": 1, "position": 3}
+
+
+def test_an_artworks_image_is_its_thumbnail(service: ServiceProcess,
+                                            db: psycopg.Connection[Any]) -> None:
+    """content_image_url is the artwork's http(s) art_url; null without one, for a
+    non-http(s) one, and for blog posts."""
+    owner, actor = new_user(db), new_user(db)
+    with_art = add_post(db, owner, "With art", art_url="https://art.example/sun.png")
+    without = add_post(db, owner, "Without art", art_url=None)
+    odd = add_post(db, owner, "Odd art", art_url="javascript:alert(1)")
+    blog = add_blog_post(db, owner)
+    for post in (with_art, without, odd):
+        react(db, post, actor)
+    react_blog(db, blog, actor)
+    wait_until_sequenced(db)
+    with client(service, owner) as c:
+        items = {n["content_title"]: n["content_image_url"] for n in c.get("/").json()["items"]}
+    assert items == {"With art": "https://art.example/sun.png", "Without art": None,
+                     "Odd art": None, "Blog": None}
 
 
 def test_filters_by_kind_and_unread_page_with_their_cursor(

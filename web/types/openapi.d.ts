@@ -310,6 +310,7 @@ export interface components {
             comment_id: string | null;
             comment_preview: string | null;
             content_id: number;
+            content_image_url?: string | null;
             content_title: string;
             /** @enum {string} */
             content_type: "post" | "blog_post";
