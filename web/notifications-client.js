@@ -103,6 +103,26 @@ export class NotificationsClient extends NotificationStream {
     return this._rest.removePushSubscription(endpoint);
   }
 
+  /** GET /mutes. */
+  listMutes() {
+    return this._rest.listMutes();
+  }
+
+  /** POST /mutes: `{contentType, contentId, commentId?}`. */
+  mute(target) {
+    return this._rest.mute(target);
+  }
+
+  /** DELETE /mutes/{id}. */
+  unmute(id) {
+    return this._rest.unmute(id);
+  }
+
+  /** POST JSON to one of the host's own endpoints with the user's credentials (quick actions). */
+  hostAction(url, body) {
+    return this._rest.hostAction(url, body);
+  }
+
   /** GET /preferences. */
   getPreferences() {
     return this._rest.getPreferences();

@@ -5,6 +5,7 @@
 
 import { describeGroup, describeNotification, initial, safeHref, timeAgo } from "./notifications-format.js";
 import { ACTOR_SAMPLE } from "./notifications-protocol.js";
+import { renderItemMenu, renderQuickActions } from "./notifications-page-actions.js";
 import { h } from "./notifications-shared.js";
 
 function avatar(handle, url) {
@@ -19,6 +20,28 @@ function avatar(handle, url) {
     element.textContent = initial(handle);
   }
   return element;
+}
+
+/**
+ * The artwork's thumbnail, a link to it like the title (only an http(s) image): a fixed
+ * 56 px box, loaded lazily, so nothing moves when it arrives; a plain box if it fails.
+ * Decorative for screen readers (the title link says the same), and out of the tab order.
+ */
+function thumbnail(n, opened) {
+  const src = safeHref(n.content_image_url);
+  if (!src) return null;
+  const img = h("img", { alt: "", width: "56", height: "56", loading: "lazy", decoding: "async", referrerpolicy: "no-referrer" });
+  img.src = src;
+  const href = safeHref(n.content_url);
+  const box = href
+    ? h("a", { class: "thumb", href, tabindex: "-1", "aria-hidden": "true" }, img)
+    : h("span", { class: "thumb", "aria-hidden": "true" }, img);
+  if (href) box.addEventListener("click", opened);
+  img.addEventListener("error", () => {
+    img.remove();
+    box.classList.add("failed");
+  });
+  return box;
 }
 
 function titleLink(title, url, opened) {
@@ -42,8 +65,11 @@ function sentence(d, url, opened) {
   );
 }
 
-/** One notification's list item; `opened` when its link is followed, `remove` on delete. */
-export function renderItem(n, { opened, remove }) {
+/**
+ * One notification's list item; `opened` when its link is followed, `remove` on delete;
+ * with `actions` (quickActionsOf) its quick actions, with `mutes` (MuteList) its menu.
+ */
+export function renderItem(n, { opened, remove, actions, mutes }) {
   const d = describeNotification(n);
   const el = h("li", {
     class: n.is_read ? "item" : "item unread",
@@ -61,9 +87,17 @@ export function renderItem(n, { opened, remove }) {
       h("span", { class: "tag", text: "Unread" }),
     ),
   );
+  if (actions) {
+    const quick = renderQuickActions(n, actions);
+    if (quick) body.append(quick);
+  }
   const deleteButton = h("button", { type: "button", class: "delete", "aria-label": "Delete notification", text: "×" });
   deleteButton.addEventListener("click", remove);
-  el.append(avatar(d.actor, n.actor_avatar_url), body, deleteButton);
+  el.append(avatar(d.actor, n.actor_avatar_url), body);
+  const thumb = thumbnail(n, opened);
+  if (thumb) el.append(thumb);
+  if (mutes) el.append(renderItemMenu(n, mutes));
+  el.append(deleteButton);
   return el;
 }
 

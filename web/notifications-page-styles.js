@@ -49,6 +49,40 @@ a.title:hover { text-decoration: underline; }
 .delete { flex: none; width: 36px; height: 36px; border: 0; border-radius: 50%; background: transparent;
   color: var(--_muted); font-size: 20px; line-height: 1; }
 .delete:hover { background: var(--_surface); color: var(--_danger); }
+.thumb { flex: none; box-sizing: border-box; width: 56px; height: 56px; border-radius: 8px;
+  overflow: hidden; background: var(--_surface); border: 1px solid var(--_border); display: block; }
+.thumb img { display: block; width: 100%; height: 100%; object-fit: cover; }
+.menu-wrap { position: relative; flex: none; }
+.menu-button { width: 36px; height: 36px; border: 0; border-radius: 50%; background: transparent;
+  color: var(--_muted); font-size: 20px; line-height: 1; }
+.menu-button:hover, .menu-button[aria-expanded="true"] { background: var(--_surface); color: var(--_fg); }
+.menu { position: absolute; right: 0; top: 38px; z-index: 2; min-width: 200px; padding: 4px;
+  background: var(--_bg); border: 1px solid var(--_border); border-radius: 10px;
+  box-shadow: 0 6px 24px rgba(0,0,0,.12); display: grid; }
+.menu [role=menuitem] { text-align: left; border: 0; background: transparent; padding: 8px 10px;
+  border-radius: 6px; font-size: 14px; }
+.menu [role=menuitem]:hover, .menu [role=menuitem]:focus { background: var(--_surface); }
+.quick-wrap { margin-top: 6px; }
+.quick { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
+.quick-action { border: 1px solid var(--_border); background: var(--_bg); border-radius: 999px;
+  padding: 3px 10px; font-size: 13px; }
+.quick-action[aria-expanded="true"] { border-color: var(--_accent); }
+.quick-status { color: var(--_muted); font-size: 13px; }
+.quick-panel { margin-top: 6px; }
+.emoji-choices { display: flex; gap: 4px; }
+.emoji { border: 1px solid var(--_border); background: var(--_bg); border-radius: 8px; width: 36px;
+  height: 36px; font-size: 18px; }
+.reply-form { display: grid; gap: 6px; }
+.reply-text { font: inherit; width: 100%; box-sizing: border-box; padding: 6px 8px;
+  border: 1px solid var(--_border); border-radius: 8px; resize: vertical; }
+.reply-buttons { display: flex; gap: 6px; }
+.filters { display: flex; gap: 8px; align-items: center; flex-wrap: wrap; font-size: 14px; }
+.filters select { font: inherit; font-size: 14px; min-height: 30px; }
+.filters label { display: inline-flex; gap: 6px; align-items: center; }
+.mutes-section { padding: 0 16px 16px; }
+.mutes-heading { margin: 0 0 6px; font-weight: 600; font-size: 14px; }
+.mutes-list { list-style: none; margin: 0; padding: 0; display: grid; gap: 6px; }
+.mutes-list li { display: flex; gap: 8px; align-items: center; justify-content: space-between; }
 .state { padding: 40px 16px; text-align: center; color: var(--_muted); }
 .state strong { display: block; color: var(--_fg); font-size: 17px; margin-bottom: 4px; }
 .state .action { margin-top: 12px; }

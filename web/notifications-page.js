@@ -16,11 +16,20 @@
 // - "Mark all as read" sends `up_to` = the position the page has rendered, so
 //   anything that arrived after that stays unread.
 //
+// Rich items: the actor's avatar and the artwork's thumbnail (fixed sizes, lazy, a plain
+// box when an image fails, http(s) only); quick actions the host supplies ("React back",
+// "Reply": notifications-page-actions.js); a menu to mute the artwork, blog post or
+// comment thread; filters by kind and unread, whose cursor pages on under them.
+//
 // Attributes: page-size (default 20), mark-read-delay (ms, default 1000;
-// "off" disables automatic marking), view ("list" | "grouped").
+// "off" disables automatic marking), view ("list" | "grouped"), kind ("reaction" |
+// "comment") and unread-only (the filters' first state), react-action, reply-action and
+// react-emojis (quick actions; or set the `quickActions` property), push-worker,
+// push-page, heading.
 
 import { describeNotification, timeAgo } from "./notifications-format.js";
 import { MAX_PAGE_SIZE } from "./notifications-protocol.js";
+import { MuteList, quickActionsOf } from "./notifications-page-actions.js";
 import { renderGroup, renderItem } from "./notifications-page-items.js";
 import { PreferencesForm } from "./notifications-page-preferences.js";
 import { ReadTracker } from "./notifications-page-reading.js";
@@ -53,6 +62,9 @@ export class NotificationsPageElement extends ElementBase {
         for (const id of ids) this._setRead(id, true);
       },
     });
+    this._mutes = new MuteList(() => this._client, (text) => this._mutesChanged(text));
+    this._quickActions = null;
+    this._actions = null;
     this._loadingMore = false;
     this._groupsTimer = null;
     this._unsubscribe = null;
@@ -68,6 +80,20 @@ export class NotificationsPageElement extends ElementBase {
       type: "button", "data-view": "grouped", "aria-pressed": "false", text: "Grouped",
     });
     this._markAllButton = h("button", { type: "button", class: "action mark-all", text: "Mark all as read" });
+    this._kindFilter = h(
+      "select",
+      { class: "kind-filter", "aria-label": "Show" },
+      h("option", { value: "", text: "All kinds" }),
+      h("option", { value: "reaction", text: "Reactions" }),
+      h("option", { value: "comment", text: "Comments" }),
+    );
+    this._unreadFilter = h("input", { type: "checkbox", class: "unread-filter" });
+    this._filters = h(
+      "div",
+      { class: "filters", role: "group", "aria-label": "Filter" },
+      this._kindFilter,
+      h("label", {}, this._unreadFilter, "Unread only"),
+    );
     const bar = h(
       "header",
       { class: "bar" },
@@ -76,10 +102,20 @@ export class NotificationsPageElement extends ElementBase {
         "div",
         { class: "tools" },
         h("div", { class: "segmented", role: "group", "aria-label": "View" }, this._listButton, this._groupButton),
+        this._filters,
         this._markAllButton,
       ),
     );
     this._notice = h("p", { class: "notice", role: "alert", hidden: true });
+    this._info = h("p", { class: "info", role: "status", hidden: true });
+    this._mutedList = h("ul", { class: "mutes-list", "aria-label": "Muted" });
+    // In the preferences: what the user muted from the items' menus, each with Unmute.
+    this._mutedSection = h(
+      "section",
+      { class: "mutes-section", hidden: true, "aria-label": "Muted" },
+      h("p", { class: "mutes-heading", text: "Muted" }),
+      this._mutedList,
+    );
     this._live = h("p", { class: "sr-only", role: "status", "aria-live": "polite" });
     this._state = h("div", { class: "state", part: "state" });
     this._list = h("ol", { class: "list", "aria-label": "Notifications" });
@@ -96,20 +132,26 @@ export class NotificationsPageElement extends ElementBase {
     const page = h(
       "section",
       { class: "page", part: "page" },
-      bar, this._notice, this._live, this._state, this._list, this._groupList, this._more,
+      bar, this._notice, this._info, this._live, this._state, this._list, this._groupList, this._more,
       this._prefs.element,
     );
+    this._prefs.element.append(this._mutedSection);
     this._root.append(page);
 
     this._listButton.addEventListener("click", () => this.setView("list"));
     this._groupButton.addEventListener("click", () => this.setView("grouped"));
     this._markAllButton.addEventListener("click", () => this.markAllRead());
     this._moreButton.addEventListener("click", () => this.loadMore());
+    this._kindFilter.addEventListener("change", () => this.reload());
+    this._unreadFilter.addEventListener("change", () => this.reload());
   }
 
   connectedCallback() {
     const connection = ++this._connected;
     if (this.getAttribute("view") === "grouped") this._view = "grouped";
+    const kind = this.getAttribute("kind");
+    if (kind === "reaction" || kind === "comment") this._kindFilter.value = kind;
+    this._unreadFilter.checked = this.hasAttribute("unread-only");
     this._showView(this._view);
     this._heading.textContent = this.getAttribute("heading") || "Notifications";
     this._setState("loading");
@@ -143,6 +185,21 @@ export class NotificationsPageElement extends ElementBase {
 
   get view() {
     return this._view;
+  }
+
+  /** The host's quick actions: {react(notification, emoji), reply(notification, text)}. */
+  get quickActions() {
+    return this._quickActions;
+  }
+
+  set quickActions(actions) {
+    this._quickActions = actions;
+    if (this._client) this.reload();
+  }
+
+  /** What the list shows: {notificationType, unreadOnly} (the list view only). */
+  get filters() {
+    return { notificationType: this._kindFilter.value || undefined, unreadOnly: this._unreadFilter.checked };
   }
 
   // ---- states ------------------------------------------------------------------
@@ -199,11 +256,15 @@ export class NotificationsPageElement extends ElementBase {
     this._markAllButton.disabled = true;
     this._moreButton.hidden = true;
     try {
-      const data =
+      const [data] = await Promise.all([
         this._view === "list"
-          ? await this._client.listNotifications({ limit: this._pageSize() })
-          : await this._client.listGroups({});
+          ? this._client.listNotifications({ limit: this._pageSize(), ...this.filters })
+          : this._client.listGroups({}),
+        this._mutes.load(),
+      ]);
       if (generation !== this._generation) return;
+      this._actions = quickActionsOf(this, this._client);
+      this._renderMuted();
       this._reading.unwatchAll();
       this._items.clear();
       this._list.replaceChildren();
@@ -239,7 +300,9 @@ export class NotificationsPageElement extends ElementBase {
     this._loadingMore = true;
     this._moreButton.disabled = true;
     try {
-      const data = await this._client.listNotifications({ limit: this._pageSize(), cursor: this._cursor });
+      const data = await this._client.listNotifications({
+        limit: this._pageSize(), cursor: this._cursor, ...this.filters,
+      });
       if (generation !== this._generation) return;
       this._cursor = data.next_cursor;
       // Older rows; anything that changed since arrives as a change and is applied to them.
@@ -291,6 +354,7 @@ export class NotificationsPageElement extends ElementBase {
     this._groupButton.setAttribute("aria-pressed", String(view === "grouped"));
     this._list.hidden = view !== "list";
     this._groupList.hidden = view !== "grouped";
+    this._filters.hidden = view !== "list"; // groups are of every kind
   }
 
   // ---- live changes ------------------------------------------------------------------
@@ -326,7 +390,7 @@ export class NotificationsPageElement extends ElementBase {
     switch (event.type) {
       case "notification": {
         const n = event.notification;
-        if (this._items.has(n.id)) return;
+        if (this._items.has(n.id) || !this._matches(n)) return;
         this._liveIds.add(n.id);
         this._insertItem(n);
         this._live.textContent = `New: ${this._sentence(n)}`;
@@ -376,11 +440,43 @@ export class NotificationsPageElement extends ElementBase {
     return `${d.actor} ${d.action} ${d.title}`;
   }
 
+  /** Whether a notification belongs in the list under the filters. */
+  _matches(n) {
+    const { notificationType, unreadOnly } = this.filters;
+    return (!notificationType || n.notification_type === notificationType) && (!unreadOnly || !n.is_read);
+  }
+
   _renderItem(n) {
     return renderItem(n, {
       opened: () => this._markOpened([n.id]),
       remove: () => this.deleteNotification(n.id),
+      actions: this._actions,
+      mutes: this._mutes,
     });
+  }
+
+  // ---- mutes ---------------------------------------------------------------------------------
+
+  _mutesChanged(text) {
+    this._info.textContent = text;
+    this._info.hidden = !text;
+    clearTimeout(this._infoTimer);
+    this._infoTimer = setTimeout(() => { this._info.hidden = true; }, 8000);
+    this._renderMuted();
+  }
+
+  /** The "Muted" section: each mute with an Unmute button. */
+  _renderMuted() {
+    const mutes = this._mutes.mutes;
+    this._mutedSection.hidden = mutes.length === 0;
+    this._mutedList.replaceChildren();
+    for (const mute of mutes) {
+      const noun = mute.content_type === "blog_post" ? "blog post" : "artwork";
+      const what = `${mute.thread_id ? "A thread on " : ""}${mute.content_title ?? `your ${noun}`}`;
+      const unmute = h("button", { type: "button", class: "action unmute", "aria-label": `Unmute ${what}`, text: "Unmute" });
+      unmute.addEventListener("click", () => this._mutes.unmute(mute, mute.thread_id ? "the thread" : `the ${noun}`));
+      this._mutedList.append(h("li", { "data-mute": mute.id }, h("span", { text: `${what} (${noun})` }), unmute));
+    }
   }
 
   _appendItem(n) {

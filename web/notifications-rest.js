@@ -78,10 +78,13 @@ export class NotificationsRest {
     }
   }
 
-  /** GET / — newest first: `{items, next_cursor, unread_count, position}`. */
-  listNotifications({ limit, cursor, unreadOnly } = {}) {
+  /**
+   * GET / — newest first: `{items, next_cursor, unread_count, position}`. `notificationType`
+   * ("reaction" | "comment") and `unreadOnly` filter; pass them again with the cursor.
+   */
+  listNotifications({ limit, cursor, unreadOnly, notificationType } = {}) {
     return this._request("GET", "/", {
-      query: { limit, cursor, unread_only: unreadOnly ? "true" : undefined },
+      query: { limit, cursor, unread_only: unreadOnly ? "true" : undefined, notification_type: notificationType },
     });
   }
 
@@ -131,6 +134,48 @@ export class NotificationsRest {
   /** DELETE /push/subscriptions for this endpoint. */
   removePushSubscription(endpoint) {
     return this._request("DELETE", "/push/subscriptions", { body: { endpoint } });
+  }
+
+  /** GET /mutes — `{items: [mute]}`, newest first. */
+  listMutes() {
+    return this._request("GET", "/mutes");
+  }
+
+  /** POST /mutes — mute a post or blog post, or with `commentId` the thread of that comment. */
+  mute({ contentType, contentId, commentId }) {
+    const body = { content_type: contentType, content_id: contentId };
+    if (commentId) body.comment_id = commentId;
+    return this._request("POST", "/mutes", { body });
+  }
+
+  /** DELETE /mutes/{id}. */
+  unmute(id) {
+    return this._request("DELETE", `/mutes/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * POST `body` as JSON to one of the host site's own endpoints (a quick action), with the
+   * user's credentials as the service gets them: the host's token, or its cookie. The
+   * answer's JSON (null when there is none); NotificationsApiError with the host's detail.
+   */
+  async hostAction(url, body) {
+    if (!this._fetch) throw new Error("no fetch available");
+    const headers = { "Content-Type": "application/json" };
+    if (this._getToken) headers.Authorization = `Bearer ${await this._getToken()}`;
+    const response = await this._fetch(url, {
+      method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin",
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch {
+      // no JSON body
+    }
+    if (!response.ok) {
+      const detail = (data && (data.detail || data.message || data.error)) || response.statusText;
+      throw new NotificationsApiError(response.status, typeof detail === "string" ? detail : response.statusText);
+    }
+    return data;
   }
 
   /** GET /preferences. */

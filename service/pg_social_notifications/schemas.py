@@ -37,7 +37,8 @@ class Notification(msgspec.Struct, kw_only=True):
     read_at: datetime | None
     created_at: datetime
     # The artwork's image for a thumbnail: an artwork's content_url is its art_url when
-    # the host has one (an http(s) URL); null for blog posts and artworks without one.
+    # the host has one (http(s) or a path on the site); null for blog posts, artworks
+    # without one and other schemes.
     content_image_url: str | None = None
 
 

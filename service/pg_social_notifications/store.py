@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -61,11 +62,19 @@ def notification_from_row(row: dict[str, Any]) -> Notification:
 
 
 def artwork_image(content_type: str, content_url: str | None) -> str | None:
-    """The thumbnail of an artwork: its content_url when that is the host's art_url (an
-    absolute http(s) URL; notification_content() falls back to a /posts/ path)."""
-    if content_type != "post" or content_url is None:
+    """The thumbnail of an artwork: its content_url when that is the host's art_url, an
+    http(s) URL or a path on the site; not notification_content()'s fallback when there is
+    none (/posts/<sqid or id>), nor any other scheme."""
+    if content_type != "post" or content_url is None or _POST_PAGE.fullmatch(content_url):
         return None
-    return content_url if content_url.lower().startswith(("https://", "http://")) else None
+    lowered = content_url.lower()
+    if lowered.startswith(("https://", "http://")) or (
+            content_url.startswith("/") and not content_url.startswith("//")):
+        return content_url
+    return None
+
+
+_POST_PAGE = re.compile(r"/posts/[^/?#]+")
 
 
 class Badge(msgspec.Struct, frozen=True):

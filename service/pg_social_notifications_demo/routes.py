@@ -18,10 +18,12 @@ from typing import Any, Literal
 import msgspec
 import psycopg
 from litestar import MediaType, Response, get, post
+from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.types import ControllerRouterHandler
 from psycopg.rows import dict_row
 
+from pg_social_notifications.auth import Caller, provide_caller
 from pg_social_notifications.paths import WEB_DIR
 from pg_social_notifications.queries import sql
 from pg_social_notifications.settings import Settings
@@ -61,6 +63,20 @@ class ActRequest(msgspec.Struct, forbid_unknown_fields=True):
 class ActResponse(msgspec.Struct):
     action: str
     changed: int
+
+
+class QuickActionRequest(msgspec.Struct):
+    """What <notifications-page> POSTs for a quick action (notifications-page-actions.js):
+    `emoji` or `body`, and the notification's fields. Unknown fields are let through, as a
+    host's endpoint would, so a newer page does not break it."""
+
+    notification_id: str
+    content_type: ContentType
+    content_id: int
+    comment_id: str | None = None
+    actor_id: int | None = None
+    emoji: str | None = None
+    body: str | None = None
 
 
 def _page(name: str) -> Response[bytes]:
@@ -168,6 +184,43 @@ def demo_route_handlers(settings: Settings, database_url: str) -> list[Controlle
             raise NotFoundException(detail="nothing to undo: not this actor's, or already gone")
         return ActResponse(action=data.action, changed=changed)
 
+    # Quick actions, as the site would write them: the signed-in user (the token the page
+    # already sends, checked like any request), the host's own checks, then its own tables.
+    @post("/demo/api/react-back", include_in_schema=False, status_code=200,
+          dependencies={"caller": Provide(provide_caller)})
+    async def react_back(caller: Caller, data: QuickActionRequest) -> dict[str, Any]:
+        """React with `emoji` to the newest artwork of the notification's actor."""
+        emoji = (data.emoji or "").strip()
+        if not emoji or len(emoji) > MAX_EMOJI_LENGTH:
+            raise _bad_request(f"emoji must be 1-{MAX_EMOJI_LENGTH} characters")
+        if data.actor_id is None or data.actor_id == caller.user_id:
+            raise _bad_request("there is nobody to react back to")
+        async with await connect() as conn:
+            row = await (await conn.execute(sql("demo_react_back"), {
+                "user_id": caller.user_id, "actor_id": data.actor_id, "emoji": emoji})).fetchone()
+        if row is None:
+            raise NotFoundException(detail="they have no artwork to react to yet")
+        return {"reacted": emoji, "post_id": row[0]}
+
+    @post("/demo/api/reply", include_in_schema=False, status_code=200,
+          dependencies={"caller": Provide(provide_caller)})
+    async def reply(caller: Caller, data: QuickActionRequest) -> dict[str, Any]:
+        """Answer the notification's comment with `body`, under it in its thread."""
+        body = (data.body or "").strip()
+        if not body or len(body) > MAX_COMMENT_LENGTH:
+            raise _bad_request(f"body must be 1-{MAX_COMMENT_LENGTH} characters")
+        try:
+            parent_id = uuid.UUID(data.comment_id or "")
+        except ValueError:
+            raise _bad_request("comment_id must be a comment id") from None
+        async with await connect() as conn:
+            row = await (await conn.execute(sql(f"demo_reply_{data.content_type}"), {
+                "comment_id": uuid.uuid4(), "user_id": caller.user_id, "body": body,
+                "parent_id": parent_id, "content_id": data.content_id})).fetchone()
+        if row is None:
+            raise NotFoundException(detail="no such comment to reply to")
+        return {"replied": str(row[0])}
+
     return [home_page, profile_page, notifications_page, list_users, list_content, actor_activity,
-            sign_token, act]
+            sign_token, act, react_back, reply]
 

@@ -121,21 +121,25 @@ def test_list_shape_order_and_unread_only(service: ServiceProcess,
 
 def test_an_artworks_image_is_its_thumbnail(service: ServiceProcess,
                                             db: psycopg.Connection[Any]) -> None:
-    """content_image_url is the artwork's http(s) art_url; null without one, for a
-    non-http(s) one, and for blog posts."""
+    """content_image_url is the artwork's art_url (http(s), or a path on the site); null
+    without one (content_url is then the post's page), for another scheme, and for blog
+    posts."""
     owner, actor = new_user(db), new_user(db)
     with_art = add_post(db, owner, "With art", art_url="https://art.example/sun.png")
+    on_site = add_post(db, owner, "On site", art_url="/media/moon.webp")
     without = add_post(db, owner, "Without art", art_url=None)
     odd = add_post(db, owner, "Odd art", art_url="javascript:alert(1)")
+    elsewhere = add_post(db, owner, "Protocol-relative", art_url="//evil.example/x.png")
     blog = add_blog_post(db, owner)
-    for post in (with_art, without, odd):
+    for post in (with_art, on_site, without, odd, elsewhere):
         react(db, post, actor)
     react_blog(db, blog, actor)
     wait_until_sequenced(db)
     with client(service, owner) as c:
         items = {n["content_title"]: n["content_image_url"] for n in c.get("/").json()["items"]}
-    assert items == {"With art": "https://art.example/sun.png", "Without art": None,
-                     "Odd art": None, "Blog": None}
+    assert items == {"With art": "https://art.example/sun.png", "On site": "/media/moon.webp",
+                     "Without art": None, "Odd art": None, "Protocol-relative": None,
+                     "Blog": None}
 
 
 def test_filters_by_kind_and_unread_page_with_their_cursor(

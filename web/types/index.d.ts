@@ -16,6 +16,8 @@ export type UnreadCount = Schemas["UnreadCount"];
 export type MarkReadResult = Schemas["MarkReadResult"];
 export type Preferences = Schemas["Preferences"];
 export type PreferencesUpdate = Schemas["PreferencesUpdate"];
+export type Mute = Schemas["Mute"];
+export type MuteList = Schemas["MuteList"];
 
 interface AtPosition {
   position: number;
@@ -97,6 +99,14 @@ export interface ListOptions {
   limit?: number;
   cursor?: string | null;
   unreadOnly?: boolean;
+  notificationType?: "reaction" | "comment";
+}
+
+export interface MuteTarget {
+  contentType: "post" | "blog_post";
+  contentId: number;
+  /** Mute the thread this comment is in instead of the whole post. */
+  commentId?: string;
 }
 
 export declare const DEFAULTS: Readonly<BackoffOptions>;
@@ -138,6 +148,11 @@ export declare class NotificationsClient {
   removePushSubscription(endpoint: string): Promise<null>;
   getPreferences(): Promise<Preferences>;
   updatePreferences(changes: PreferencesUpdate): Promise<Preferences>;
+  listMutes(): Promise<MuteList>;
+  mute(target: MuteTarget): Promise<Mute>;
+  unmute(id: number): Promise<null>;
+  /** POST JSON to one of the host's own endpoints with the user's credentials. */
+  hostAction(url: string, body: unknown): Promise<unknown>;
 }
 
 /** Create, start and register the page's client (the one the elements use). */
@@ -162,5 +177,14 @@ export declare class NotificationsPageElement extends ElementBase {
   client: NotificationsClient | null;
   /** The stream position the page has rendered (what "Mark all as read" sends as up_to). */
   readonly renderedPosition: number;
+  /** What the list shows (the list view; groups are of every kind). */
+  readonly filters: { notificationType?: "reaction" | "comment"; unreadOnly: boolean };
+  /** The host's quick actions; each returns a promise that rejects when the site refuses. */
+  quickActions: QuickActions | null;
   reload(): Promise<void>;
+}
+
+export interface QuickActions {
+  react?: (notification: Notification, emoji: string) => Promise<unknown>;
+  reply?: (notification: Notification, text: string) => Promise<unknown>;
 }

@@ -28,6 +28,16 @@ export interface NotificationsPageAttributes {
   "push-worker"?: string;
   /** Where a push without a link of its own opens (default: this page). */
   "push-page"?: string;
+  /** The kind filter's first state. */
+  kind?: "reaction" | "comment";
+  /** Present: the list starts with unread only. */
+  "unread-only"?: boolean | "";
+  /** The host's endpoint for "React back", e.g. "/api/react-back/{notification_id}". */
+  "react-action"?: string;
+  /** The host's endpoint for "Reply", e.g. "/api/comments/{comment_id}/replies". */
+  "reply-action"?: string;
+  /** The emoji "React back" offers, space-separated (default "❤️ 🔥 👏"). */
+  "react-emojis"?: string;
 }
 
 declare module "react" {
