@@ -2,7 +2,7 @@
 // tags directly: <notification-badge>, <notifications-button href>, <notifications-page>.
 import type { DetailedHTMLProps, HTMLAttributes } from "react";
 
-import type { NotificationsClient } from "./index";
+import type { NotificationsClient, QuickActions } from "./index";
 
 type ElementProps<Extra> = DetailedHTMLProps<HTMLAttributes<HTMLElement>, HTMLElement> & Extra & {
   /** This element's client; default: the page's (configureNotifications, or the provider's). */
@@ -38,6 +38,8 @@ export interface NotificationsPageAttributes {
   "reply-action"?: string;
   /** The emoji "React back" offers, space-separated (default "❤️ 🔥 👏"). */
   "react-emojis"?: string;
+  /** The host's quick actions as callbacks (a property: React 19 sets it as one). */
+  quickActions?: QuickActions | null;
 }
 
 declare module "react" {

@@ -52,7 +52,10 @@ export function App() {
   return (
     <NotificationsProvider getToken={() => "token"} baseUrl="https://notify.example">
       <Header />
-      <NotificationsPage page-size={20} view="grouped" />
+      <NotificationsPage page-size={20} view="grouped" kind="comment" reply-action="/api/comments/{comment_id}/replies"
+        quickActions={{ react: async (n, emoji) => fetch(`/api/posts/${n.content_id}/react`, { method: "POST", body: emoji }) }} />
+      {/* @ts-expect-error the kind filter is "reaction" or "comment" */}
+      <NotificationsPage kind="follows" />
     </NotificationsProvider>
   );
 }
