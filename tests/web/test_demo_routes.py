@@ -100,3 +100,41 @@ def test_act_writes_host_tables_like_the_host_and_refuses_bad_input(
             assert answer.status_code == status, (body, answer.status_code, answer.text)
         assert conn.execute("SELECT count(*) FROM reactions WHERE id = %s",
                             (alices_reaction,)).fetchone() == (1,)
+
+
+def test_the_demo_quick_actions_check_the_user_and_refuse_bad_input(
+    database_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    """React back and Reply need the user's token (401 without), then write as that user;
+    a foreign or malformed request gets a clear 4xx; without --demo they do not exist."""
+    with running_service(database_url) as service:
+        assert httpx.post(f"{service.base_url}/demo/api/reply", json={}).status_code == 404
+    with running_service(database_url, demo=True) as service:
+        base = service.base_url
+        alice, bob, post = _ids(conn)
+        token = httpx.post(f"{base}/demo/api/token", json={"user_id": alice}).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        fields = {"notification_id": "n", "content_type": "post", "content_id": post, "actor_id": bob}
+        assert httpx.post(f"{base}/demo/api/react-back", json={**fields, "emoji": "🔥"}).status_code == 401
+        for bad in ({"emoji": ""}, {"emoji": "x" * 21}, {"emoji": "🔥", "actor_id": None},
+                    {"emoji": "🔥", "actor_id": alice}, {"emoji": "🔥", "content_type": "story"}):
+            response = httpx.post(f"{base}/demo/api/react-back", json={**fields, **bad}, headers=auth)
+            assert response.status_code == 400, (bad, response.text)
+        done = httpx.post(f"{base}/demo/api/react-back", json={**fields, "emoji": "🔥"}, headers=auth)
+        assert done.status_code == 200, done.text
+        assert conn.execute("SELECT count(*) FROM reactions WHERE user_id = %s", (alice,)).fetchone() == (1,)
+
+        row = conn.execute("INSERT INTO comments (id, post_id, author_id, body)"
+                           " VALUES (gen_random_uuid(), %s, %s, 'hi') RETURNING id", (post, bob)).fetchone()
+        assert row is not None
+        parent = str(row[0])
+        for bad, status in (({"body": "ok", "comment_id": "nope"}, 400),
+                            ({"body": " ", "comment_id": parent}, 400),
+                            ({"body": "ok", "comment_id": parent, "content_id": post + 1000}, 404)):
+            response = httpx.post(f"{base}/demo/api/reply", json={**fields, **bad}, headers=auth)
+            assert response.status_code == status, (bad, response.text)
+        done = httpx.post(f"{base}/demo/api/reply",
+                          json={**fields, "body": "thanks", "comment_id": parent}, headers=auth)
+        assert done.status_code == 200, done.text
+        assert conn.execute("SELECT author_id, body FROM comments WHERE parent_id = %s", (parent,)
+                            ).fetchall() == [(alice, "thanks")]
