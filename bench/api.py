@@ -155,7 +155,8 @@ def explain(url: str, user_id: int, before_seq: int) -> list[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + query,
                             {"user_id": user_id, "before_seq": before_seq,
-                             "unread_only": False, "limit": 51}).fetchall()
+                             "unread_only": False, "notification_type": None,
+                             "limit": 51}).fetchall()
         conn.rollback()
     return [str(r[0]) for r in rows]
 
