@@ -33,6 +33,7 @@ from pg_social_notifications.digest_worker import run_digests_forever
 from pg_social_notifications.fanout import Hub
 from pg_social_notifications.gc_policy import run_gc_policy_forever
 from pg_social_notifications.http_edges import web_files_guard
+from pg_social_notifications.insights import run_insights_forever
 from pg_social_notifications.listener import Listener
 from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.paths import WEB_DIR
@@ -40,6 +41,12 @@ from pg_social_notifications.push_worker import PushWorker, presence_instance, r
 from pg_social_notifications.reconnect import connect_options
 from pg_social_notifications.request_bodies import JSONRequest
 from pg_social_notifications.retention_loop import run_retention_forever
+from pg_social_notifications.routes_insights import (
+    open_from_email,
+    opened_from_push,
+    opened_in_app,
+    ops_router,
+)
 from pg_social_notifications.routes_mutes import MutesController
 from pg_social_notifications.routes_ops import live, metrics, ready
 from pg_social_notifications.routes_push import PushController
@@ -172,6 +179,9 @@ def create_app(settings: Settings, database_url: str, *,
             tasks.append(asyncio.create_task(
                 run_digests_forever(settings, database_url, metrics_),
                 name="notifications-digests"))
+        if settings.insights_interval > 0:
+            tasks.append(asyncio.create_task(run_insights_forever(settings, database_url),
+                                             name="notifications-insights"))
         if settings.gc_freeze_interval > 0:
             tasks.append(asyncio.create_task(
                 run_gc_policy_forever(settings.gc_freeze_interval, settings.gc_full_interval,
@@ -200,10 +210,11 @@ def create_app(settings: Settings, database_url: str, *,
     handlers: list[ControllerRouterHandler] = [
         # Either scheme authenticates each operation (OpenAPI: one requirement per scheme).
         Router(path="/", route_handlers=[NotificationsController, MutesController, PushController,
-                                         stream_ticket],
+                                         stream_ticket, opened_in_app],
                security=[{name: []} for name in schemes]),
         notifications_socket, notifications_stream,
-        live, ready, metrics, unsubscribe_page, unsubscribe,
+        live, ready, metrics, unsubscribe_page, unsubscribe, opened_from_push, open_from_email,
+        *([ops_router()] if settings.ops_token else []),
         create_static_files_router(path="/web", directories=[WEB_DIR], name="web",
                                    include_in_schema=False, guards=[web_files_guard]),
         *extra_handlers,

@@ -46,6 +46,7 @@ def _cmd_cleanup(args: argparse.Namespace, settings: Settings) -> int:
     days = args.days if args.days is not None else settings.retention_days
     result = run_cleanup(url, retention_days=days,
                          event_retention_days=settings.event_retention_days,
+                         insight_retention_days=settings.insights_retention_days,
                          batch_size=settings.cleanup_batch_size)
     if result.skipped:
         print("another instance holds the retention lock and is running retention now; "
@@ -94,6 +95,29 @@ def _cmd_digest(args: argparse.Namespace, settings: Settings) -> int:
         print("another instance is sending digests now; nothing was done here", file=sys.stderr)
         return 75  # EX_TEMPFAIL
     print(f"sent {sent} digest(s)")
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    """Brings the insight rows up to date with the replay log, then prints the report."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    import msgspec
+    import psycopg
+
+    from pg_social_notifications.insights import follow_once, format_report, report
+
+    url = resolve_database_url(settings)
+
+    async def work() -> str:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await follow_once(conn, settings)
+            until = datetime.now(UTC)
+            result = await report(conn, settings, until - timedelta(days=args.days), until)
+        return msgspec.json.encode(result).decode() if args.json else format_report(result)
+
+    print(asyncio.run(work()))
     return 0
 
 
@@ -149,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ignore the schedule's hour, day and quiet hours: every verified "
                              "user with something unread not in an earlier digest")
     digest.set_defaults(func=_cmd_digest)
+
+    stats = sub.add_parser("stats", help="what notifications did: delivered, opened, open rate, "
+                                         "time to open and to read, per kind and channel; A/B")
+    stats.add_argument("--days", type=_positive_int, default=7, help="the period, in days (default 7)")
+    stats.add_argument("--json", action="store_true", help="the report as JSON")
+    stats.set_defaults(func=_cmd_stats)
 
     openapi = sub.add_parser("openapi", help="print the API's OpenAPI document (JSON)")
     openapi.set_defaults(func=_cmd_openapi)

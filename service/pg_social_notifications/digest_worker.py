@@ -28,7 +28,9 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from pg_social_notifications.digests import build_message, load_groups
+from pg_social_notifications.insights import note_sent
 from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.open_tokens import make_open_token
 from pg_social_notifications.queries import sql
 from pg_social_notifications.quiet_hours import in_quiet_hours, user_zone
 from pg_social_notifications.settings import Settings
@@ -110,9 +112,12 @@ async def send_one(conn: AsyncConnection[Any], smtp: aiosmtplib.SMTP, settings: 
         groups = await load_groups(conn, user_id, mark["covered_seq"])
         if not groups:
             return False
-        digest = build_message(groups, to=mark["email"], sender=settings.email_from,
-                               public_url=settings.public_url,
-                               unsubscribe_token=make_token(settings.jwt_secret, user_id))
+        secret = settings.jwt_secret
+        digest = build_message(
+            groups, to=mark["email"], sender=settings.email_from, public_url=settings.public_url,
+            unsubscribe_token=make_token(secret, user_id),
+            # A group's link stands for its newest notification (insights count it once).
+            open_token=lambda group: make_open_token(secret, group.notification_ids[0], user_id, "email"))
         try:
             await smtp.send_message(digest.message)
         except (aiosmtplib.SMTPException, OSError):
@@ -122,6 +127,7 @@ async def send_one(conn: AsyncConnection[Any], smtp: aiosmtplib.SMTP, settings: 
         # Accepted: from here to the COMMIT is the crash window (one repeat at worst).
         await conn.execute(sql("digest_advance_mark"),
                            {"user_id": user_id, "covered_seq": digest.covered_seq})
+        await note_sent(conn, settings, user_id, [g.group.notification_ids[0] for g in groups], "email")
     if metrics is not None:
         metrics.digest_emails_sent.inc()
     return True

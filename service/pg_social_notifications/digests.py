@@ -11,6 +11,7 @@ no user-written text reaches a header.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -32,6 +33,7 @@ MAX_GROUPS = 50  # a digest is a summary; the page has the rest
 NOTIFICATIONS_PATH = "/notifications"
 PREFERENCES_PATH = "/notifications#preferences"
 UNSUBSCRIBE_PATH = "/api/notifications/unsubscribe"
+OPEN_PATH = "/api/notifications/open"  # the open route: notes the open, then redirects
 CONTROL = re.compile(r"[\x00-\x20\x7f]")
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -105,13 +107,22 @@ def summary(group: NotificationGroup) -> str:
 
 
 def build_message(groups: list[DigestGroup], *, to: str, sender: str, public_url: str,
-                  unsubscribe_token: str, now: datetime | None = None) -> Digest:
+                  unsubscribe_token: str, now: datetime | None = None,
+                  open_token: Callable[[NotificationGroup], str] | None = None) -> Digest:
+    """The digest email. With `open_token`, each group's link goes through the service's
+    open route (insights), which notes the open and redirects to the same place."""
     base = public_url.rstrip("/")
     page_url = base + NOTIFICATIONS_PATH
+
+    def link(group: NotificationGroup) -> str:
+        if open_token is not None:
+            return f"{base}{OPEN_PATH}?token={quote(open_token(group), safe='')}"
+        return absolute_link(group.content_url, public_url) or page_url
+
     unsubscribe_url = f"{base}{UNSUBSCRIBE_PATH}?token={quote(unsubscribe_token, safe='')}"
     items = [{"summary": summary(g.group),
               "preview": one_line(g.previews[0], 300) if g.previews else "",
-              "link": absolute_link(g.group.content_url, public_url) or page_url}
+              "link": link(g.group)}
              for g in groups]
     count = sum(g.group.total for g in groups)
     site = site_name(public_url)

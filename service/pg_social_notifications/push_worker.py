@@ -48,7 +48,9 @@ from psycopg.rows import dict_row
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from pg_social_notifications.insights import note_sent, variant_for
 from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.open_tokens import make_open_token
 from pg_social_notifications.push_endpoints import EndpointRefused, check_endpoint
 from pg_social_notifications.queries import sql
 from pg_social_notifications.quiet_hours import quiet_now
@@ -72,8 +74,13 @@ PRESENCE_FRESH = 3 * PRESENCE_INTERVAL  # older reports count as gone
 
 
 class Payload(msgspec.Struct, kw_only=True):
+    """What a push carries: the notification; the signed token the service worker sends
+    back when it is opened (insights); the user's A/B variant of the format."""
+
     type: str
     notification: Notification
+    open_token: str | None = None
+    variant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -259,7 +266,13 @@ class PushWorker:
             self._metrics.push_subscriptions_removed.inc()
             self._metrics.push_dropped.labels("endpoint_refused").inc()
             return
-        body = msgspec.json.encode(Payload(type="notification", notification=notification))
+        body = msgspec.json.encode(Payload(
+            type="notification", notification=notification,
+            # Valid for a while from the notification's time, not the send's: a retry
+            # carries the very same body.
+            open_token=make_open_token(self._settings.jwt_secret or "", notification.id,
+                                       row.user_id, "push", now=notification.created_at.timestamp()),
+            variant=variant_for(self._settings, row.user_id)))
         async with self._sends:
             result = await asyncio.to_thread(
                 send_push, self._vapid, self._settings.vapid_subject, self._settings.push_ttl,
@@ -274,6 +287,7 @@ class PushWorker:
             async with conn.transaction():
                 await conn.execute(sql("push_done"), keys)
                 await conn.execute(sql("push_delivered"), keys)
+                await note_sent(conn, self._settings, row.user_id, [row.notification_id], "push")
             self._metrics.push_sent.inc()
             return
         self._metrics.push_failed.inc()

@@ -73,10 +73,11 @@ class _Batches:
 
 
 def run_cleanup(database_url: str, *, retention_days: int, event_retention_days: int,
-                batch_size: int = 5000) -> CleanupResult:
-    """Delete notifications older than `retention_days`, and replay events
-    older than `event_retention_days`, unless another instance is at it."""
-    if retention_days < 1 or event_retention_days < 1 or batch_size < 1:
+                insight_retention_days: int = 180, batch_size: int = 5000) -> CleanupResult:
+    """Delete notifications older than `retention_days`, replay events older than
+    `event_retention_days` and insight rows older than `insight_retention_days`, unless
+    another instance is at it."""
+    if min(retention_days, event_retention_days, insight_retention_days, batch_size) < 1:
         raise ValueError("retention days and batch size must be positive")
     with psycopg.connect(database_url, autocommit=True,
                          application_name="notifications-retention") as conn:
@@ -87,6 +88,7 @@ def run_cleanup(database_url: str, *, retention_days: int, event_retention_days:
             batches = _Batches(conn, batch_size)
             notes = batches.run_all("retention_notifications", timedelta(days=retention_days))
             events = batches.run_all("retention_events", timedelta(days=event_retention_days))
+            batches.run_all("retention_insights", timedelta(days=insight_retention_days))
             batches.run_once("retention_gone_users", {})
             batches.run_once("retention_rate_limits", {})
         finally:

@@ -28,6 +28,7 @@ async def run_retention_once(settings: Settings, database_url: str, metrics: Met
     result = await asyncio.to_thread(
         retention.run_cleanup, database_url, retention_days=settings.retention_days,
         event_retention_days=settings.event_retention_days,
+        insight_retention_days=settings.insights_retention_days,
         batch_size=settings.cleanup_batch_size)
     if getattr(result, "skipped", False):
         log.info("retention skipped: another instance holds the lock")

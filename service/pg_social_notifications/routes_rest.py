@@ -29,7 +29,7 @@ from pg_social_notifications.schemas import (
 from pg_social_notifications.store import NotificationStore, UnknownUser, Written
 
 
-def _parse_id(raw: str) -> uuid.UUID:
+def parse_notification_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
@@ -94,7 +94,7 @@ class NotificationsController(Controller):
     @delete("/{notification_id:str}", status_code=204, summary="Delete one notification")
     async def delete_notification(self, caller: Caller, store: NotificationStore,
                                   notification_id: str) -> None:
-        if not await store.delete(caller.user_id, _parse_id(notification_id)):
+        if not await store.delete(caller.user_id, parse_notification_id(notification_id)):
             raise NotFoundException(detail="no such notification")
 
     @get("/preferences", summary="The caller's notification switches")

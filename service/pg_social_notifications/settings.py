@@ -11,6 +11,7 @@ import msgspec
 # A cookie name is an HTTP token (RFC 6265, 4.1.1): no separators, spaces, `=` or `;`.
 COOKIE_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+VARIANT_NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def _default_pgdata() -> str:
@@ -93,6 +94,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     push_delay: float = 3.0  # seconds after a notification before deciding to push it
     push_ttl: int = 86400  # seconds a push service keeps an undelivered message
     max_push_subscriptions_per_user: int = 10
+    # Insight (insights.py, routes_insights.py): what notifications do once delivered.
+    insights_interval: float = 30.0  # seconds between reads of the replay log; 0 turns it off
+    insights_retention_days: int = 180
+    # An A/B test of the notifications' format: its name and its variants, comma-separated
+    # (the first is the control); each user is in one, the same every time.
+    experiment: str = ""
+    experiment_variants: tuple[str, ...] = ()
+    ops_token: str = ""  # the operators' bearer token for /ops/insights; unset: no /ops/ at all
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -108,7 +117,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         given: dict[str, object] = {}
         for field in msgspec.structs.fields(cls):
             value = env.get(cls.env_name(field.name), "")
-            if field.name in ("allowed_origins", "push_insecure_hosts"):  # comma-separated
+            if field.name in ("allowed_origins", "push_insecure_hosts", "experiment_variants"):
                 origins = tuple(o.strip() for o in value.split(",") if o.strip())
                 if origins:
                     given[field.name] = origins
@@ -120,6 +129,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError("NOTIFICATIONS_JWT_USER_CLAIM must be 'user_id' or 'sub'")
         if settings.jwt_cookie and not COOKIE_NAME.fullmatch(settings.jwt_cookie):
             raise ValueError("NOTIFICATIONS_JWT_COOKIE must be a cookie name (an HTTP token)")
+        if settings.experiment_variants and not settings.experiment:
+            raise ValueError("NOTIFICATIONS_EXPERIMENT_VARIANTS needs NOTIFICATIONS_EXPERIMENT (its name)")
+        if len(set(settings.experiment_variants)) != len(settings.experiment_variants) or any(
+                not VARIANT_NAME.fullmatch(v) for v in settings.experiment_variants):
+            raise ValueError("NOTIFICATIONS_EXPERIMENT_VARIANTS must be distinct names "
+                             "(letters, digits, - and _; at most 32 characters)")
+        if settings.ops_token and len(settings.ops_token) < 16:
+            raise ValueError("NOTIFICATIONS_OPS_TOKEN must be at least 16 characters")
+        if settings.insights_retention_days < 1:
+            raise ValueError("NOTIFICATIONS_INSIGHTS_RETENTION_DAYS must be positive")
         if not 0 <= settings.digest_hour <= 23:
             raise ValueError("NOTIFICATIONS_DIGEST_HOUR must be an hour from 0 to 23")
         if settings.smtp_url and settings.smtp_url.split("://", 1)[0] not in SMTP_SCHEMES:

@@ -8,11 +8,10 @@ reverse). The token is the credential of the unsubscribe routes: no login needed
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import time
+
+from pg_social_notifications.signed_tokens import link_mac, same_mac
 
 PURPOSE = b"digest-unsubscribe"
 KEY_LABEL = b"pg-social-notifications unsubscribe-token key v1"
@@ -24,14 +23,8 @@ class InvalidToken(ValueError):
     """Forged, expired or malformed."""
 
 
-def _key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), KEY_LABEL, hashlib.sha256).digest()
-
-
 def _mac(secret: str, user_id: int, expires: int) -> str:
-    message = PURPOSE + b"\n" + str(user_id).encode() + b"\n" + str(expires).encode()
-    digest = hmac.new(_key(secret), message, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return link_mac(secret, KEY_LABEL, PURPOSE, str(user_id), str(expires))
 
 
 def make_token(secret: str, user_id: int, *, now: float | None = None,
@@ -48,7 +41,7 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> int:
     user_id, expires = int(found[1]), int(found[2])
     if user_id > 2**31 - 1:
         raise InvalidToken("the unsubscribe link is malformed")
-    if not hmac.compare_digest(found[3], _mac(secret, user_id, expires)):
+    if not same_mac(found[3], _mac(secret, user_id, expires)):
         raise InvalidToken("the unsubscribe link is not valid")
     if expires < (now if now is not None else time.time()):
         raise InvalidToken("the unsubscribe link has expired")

@@ -107,6 +107,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/notifications/opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A push was opened (the token it carried is the credential) */
+        post: operations["ApiNotificationsOpenedOpenedFromPush"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/notifications/preferences": {
         parameters: {
             query?: never;
@@ -206,6 +223,23 @@ export interface paths {
         post?: never;
         /** Delete one notification */
         delete: operations["ApiNotificationsNotificationIdDeleteNotification"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/{notification_id}/opened": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The caller opened this notification from the page */
+        post: operations["ApiNotificationsNotificationIdOpenedOpenedInApp"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -351,6 +385,10 @@ export interface components {
             next_cursor: string | null;
             position: number;
             unread_count: number;
+        };
+        /** OpenToken */
+        OpenToken: {
+            token: string;
         };
         /** Preferences */
         Preferences: {
@@ -704,6 +742,43 @@ export interface operations {
             };
         };
     };
+    ApiNotificationsOpenedOpenedFromPush: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenToken"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
     ApiNotificationsPreferencesGetPreferences: {
         parameters: {
             query?: never;
@@ -900,6 +975,41 @@ export interface operations {
         };
     };
     ApiNotificationsNotificationIdDeleteNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+        };
+    };
+    ApiNotificationsNotificationIdOpenedOpenedInApp: {
         parameters: {
             query?: never;
             header?: never;
