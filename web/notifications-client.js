@@ -103,6 +103,16 @@ export class NotificationsClient extends NotificationStream {
     return this._rest.removePushSubscription(endpoint);
   }
 
+  /** POST /{id}/opened: the user opened it from the page. */
+  recordOpen(id) {
+    return this._rest.recordOpen(id);
+  }
+
+  /** GET /experiment: `{experiment, variant}`. */
+  getExperiment() {
+    return this._rest.getExperiment();
+  }
+
   /** GET /mutes. */
   listMutes() {
     return this._rest.listMutes();

@@ -52,6 +52,18 @@ export function describeNotification(n) {
   };
 }
 
+/**
+ * The formats a notification can be shown in (an A/B test of the service's picks one per
+ * user: GET /experiment, and each push says it): "sentence" ("bob reacted 🔥 to your
+ * artwork Sunset", the default) or "title-first" ("Sunset — bob reacted 🔥").
+ */
+export const FORMATS = ["sentence", "title-first"];
+
+/** A known format's name, else the default. */
+export function formatOf(variant) {
+  return FORMATS.includes(variant) ? variant : FORMATS[0];
+}
+
 /** Names for a group's actors: "bob", "bob and carol", "bob, carol and 3 others". */
 export function joinActors(handles, total) {
   const names = handles.length ? handles : ["Someone"];

@@ -52,24 +52,23 @@ function titleLink(title, url, opened) {
   return link;
 }
 
-/** "bob reacted 🔥 to your artwork Sunset", the title a link when its URL is safe. */
-function sentence(d, url, opened) {
-  return h(
-    "p",
-    { class: "text" },
-    h("span", { class: "actor", text: d.actor }),
-    " ",
-    h("span", { class: "what", text: d.action }),
-    " ",
-    titleLink(d.title, url, opened),
-  );
+/**
+ * "bob reacted 🔥 to your artwork Sunset", the title a link when its URL is safe; in the
+ * "title-first" format, "Sunset — bob reacted 🔥 to your artwork".
+ */
+function sentence(d, url, opened, format) {
+  const actor = h("span", { class: "actor", text: d.actor });
+  const what = h("span", { class: "what", text: d.action });
+  const title = titleLink(d.title, url, opened);
+  if (format === "title-first") return h("p", { class: "text title-first" }, title, " — ", actor, " ", what);
+  return h("p", { class: "text" }, actor, " ", what, " ", title);
 }
 
 /**
  * One notification's list item; `opened` when its link is followed, `remove` on delete;
  * with `actions` (quickActionsOf) its quick actions, with `mutes` (MuteList) its menu.
  */
-export function renderItem(n, { opened, remove, actions, mutes }) {
+export function renderItem(n, { opened, remove, actions, mutes, format }) {
   const d = describeNotification(n);
   const el = h("li", {
     class: n.is_read ? "item" : "item unread",
@@ -77,7 +76,7 @@ export function renderItem(n, { opened, remove, actions, mutes }) {
     "data-seq": n.seq,
     part: "item",
   });
-  const body = h("div", { class: "body" }, sentence(d, n.content_url, opened));
+  const body = h("div", { class: "body" }, sentence(d, n.content_url, opened, format));
   if (d.preview !== null) body.append(h("p", { class: "preview", text: d.preview }));
   body.append(
     h(
@@ -102,7 +101,7 @@ export function renderItem(n, { opened, remove, actions, mutes }) {
 }
 
 /** One group's list item ("bob and 3 others reacted to your artwork"); `opened` on its link. */
-export function renderGroup(g, opened) {
+export function renderGroup(g, opened, format) {
   const d = describeGroup(g);
   const el = h("li", {
     class: g.unread > 0 ? "item group unread" : "item group",
@@ -114,7 +113,7 @@ export function renderGroup(g, opened) {
   const body = h(
     "div",
     { class: "body" },
-    sentence(d, g.content_url, opened),
+    sentence(d, g.content_url, opened, format),
     h(
       "p",
       { class: "meta" },

@@ -27,7 +27,7 @@
 // react-emojis (quick actions; or set the `quickActions` property), push-worker,
 // push-page, heading.
 
-import { describeNotification, timeAgo } from "./notifications-format.js";
+import { describeNotification, formatOf, timeAgo } from "./notifications-format.js";
 import { MAX_PAGE_SIZE } from "./notifications-protocol.js";
 import { MuteList, quickActionsOf } from "./notifications-page-actions.js";
 import { renderGroup, renderItem } from "./notifications-page-items.js";
@@ -64,6 +64,7 @@ export class NotificationsPageElement extends ElementBase {
     });
     this._mutes = new MuteList(() => this._client, (text) => this._mutesChanged(text));
     this._quickActions = null;
+    this._format = formatOf(null); // the user's variant of the format A/B test, once known
     this._actions = null;
     this._loadingMore = false;
     this._groupsTimer = null;
@@ -261,6 +262,7 @@ export class NotificationsPageElement extends ElementBase {
           ? this._client.listNotifications({ limit: this._pageSize(), ...this.filters })
           : this._client.listGroups({}),
         this._mutes.load(),
+        this._loadFormat(),
       ]);
       if (generation !== this._generation) return;
       this._actions = quickActionsOf(this, this._client);
@@ -440,6 +442,19 @@ export class NotificationsPageElement extends ElementBase {
     return `${d.actor} ${d.action} ${d.title}`;
   }
 
+  /** The format the user's A/B variant names (once per page; the default on any error). */
+  async _loadFormat() {
+    if (this._formatLoaded) return;
+    this._formatLoaded = true;
+    try {
+      const { variant } = await this._client.getExperiment();
+      this._format = formatOf(variant);
+      if (variant) this.dataset.variant = variant; // for the host's own CSS or code
+    } catch {
+      // the default format
+    }
+  }
+
   /** Whether a notification belongs in the list under the filters. */
   _matches(n) {
     const { notificationType, unreadOnly } = this.filters;
@@ -452,6 +467,7 @@ export class NotificationsPageElement extends ElementBase {
       remove: () => this.deleteNotification(n.id),
       actions: this._actions,
       mutes: this._mutes,
+      format: this._format,
     });
   }
 
@@ -537,7 +553,7 @@ export class NotificationsPageElement extends ElementBase {
     this._groupList.replaceChildren();
     this._reading.unwatchAll();
     for (const g of groups) {
-      const el = renderGroup(g, () => this._markOpened(g.notification_ids));
+      const el = renderGroup(g, () => this._markOpened(g.notification_ids), this._format);
       el._group = g;
       this._groupList.append(el);
       if (g.unread > 0) this._watch(el, null);
@@ -557,8 +573,12 @@ export class NotificationsPageElement extends ElementBase {
     this._reading.watch(el, !n || (!n.is_read && !this._liveIds.has(n.id)));
   }
 
-  /** The user opened a notification (or a group): mark exactly those read. */
+  /**
+   * The user opened a notification (or a group): record the open (a group's newest stands
+   * for it, as in the digests) and mark exactly those read.
+   */
   _markOpened(ids) {
+    if (ids.length) this._client.recordOpen(ids[0]).catch(() => {});
     const unread = ids.filter((id) => {
       const entry = this._items.get(id);
       return !entry || !entry.data.is_read;

@@ -136,6 +136,16 @@ export class NotificationsRest {
     return this._request("DELETE", "/push/subscriptions", { body: { endpoint } });
   }
 
+  /** POST /{id}/opened — the user opened this notification from the page (insights). */
+  recordOpen(id) {
+    return this._request("POST", `/${encodeURIComponent(id)}/opened`);
+  }
+
+  /** GET /experiment — `{experiment, variant}`: the format A/B test the user is in. */
+  getExperiment() {
+    return this._request("GET", "/experiment");
+  }
+
   /** GET /mutes — `{items: [mute]}`, newest first. */
   listMutes() {
     return this._request("GET", "/mutes");

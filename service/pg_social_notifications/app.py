@@ -42,6 +42,7 @@ from pg_social_notifications.reconnect import connect_options
 from pg_social_notifications.request_bodies import JSONRequest
 from pg_social_notifications.retention_loop import run_retention_forever
 from pg_social_notifications.routes_insights import (
+    experiment,
     open_from_email,
     opened_from_push,
     opened_in_app,
@@ -210,7 +211,7 @@ def create_app(settings: Settings, database_url: str, *,
     handlers: list[ControllerRouterHandler] = [
         # Either scheme authenticates each operation (OpenAPI: one requirement per scheme).
         Router(path="/", route_handlers=[NotificationsController, MutesController, PushController,
-                                         stream_ticket, opened_in_app],
+                                         stream_ticket, opened_in_app, experiment],
                security=[{name: []} for name in schemes]),
         notifications_socket, notifications_stream,
         live, ready, metrics, unsubscribe_page, unsubscribe, opened_from_push, open_from_email,

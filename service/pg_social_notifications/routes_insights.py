@@ -26,7 +26,7 @@ from litestar.static_files import create_static_files_router
 
 from pg_social_notifications.auth import Caller, provide_caller
 from pg_social_notifications.digests import NOTIFICATIONS_PATH, absolute_link
-from pg_social_notifications.insights import InsightReport, note_opened, report
+from pg_social_notifications.insights import InsightReport, note_opened, report, variant_for
 from pg_social_notifications.open_tokens import InvalidOpenToken, verify_open_token
 from pg_social_notifications.paths import WEB_DIR
 from pg_social_notifications.request_bodies import strict_body
@@ -39,6 +39,22 @@ MAX_REPORT_DAYS = 366
 
 class OpenToken(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class Experiment(msgspec.Struct, kw_only=True):
+    """The A/B test of the notifications' format the caller is in: its name and the
+    caller's variant (both null when none runs). The page and pushes show that format."""
+
+    experiment: str | None
+    variant: str | None
+
+
+@get("/api/notifications/experiment", tags=["insight"],
+     summary="The caller's variant of the format A/B test",
+     dependencies={"caller": Provide(provide_caller)})
+async def experiment(caller: Caller, state: State) -> Experiment:
+    settings: Settings = state.settings
+    return Experiment(experiment=settings.experiment or None, variant=variant_for(settings, caller.user_id))
 
 
 @post("/api/notifications/{notification_id:str}/opened", status_code=204, tags=["insight"],

@@ -5,13 +5,14 @@ host's tables through the host's own endpoints."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
 from playwright.sync_api import BrowserContext, Page
 
 from devkit.hostdata import add_post, comment, react, wait_until_sequenced
-from devkit.servers import ServiceProcess
+from devkit.servers import ServiceProcess, running_service
 from tests.browser.helpers import open_as, page_items, post_id, user_id, wait_for_badge
 
 SHADOW = "document.querySelector('notifications-page').shadowRoot"
@@ -256,3 +257,33 @@ def test_quick_actions_from_the_hosts_callbacks(
     page.wait_for_function(f"() => {STATE} === 'ready' && {SHADOW}.querySelectorAll('li.item').length === 1")
     assert page.evaluate(f"() => {SHADOW}.querySelectorAll('.quick').length") == 0
     wait_for_badge(page, "")  # the item was read meanwhile; the badge follows
+
+
+def test_the_format_variant_shows_and_an_open_from_the_page_is_recorded(
+        context: BrowserContext, database_url: str, conn: psycopg.Connection[Any]) -> None:
+    """With every user in the "title-first" variant, the page leads each item with the
+    work's title (and says so on the element); following the title's link records the
+    open through the app, counted once, before the browser leaves the page."""
+    env = {"NOTIFICATIONS_EXPERIMENT": "format-test", "NOTIFICATIONS_EXPERIMENT_VARIANTS": "title-first",
+           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3"}
+    with running_service(database_url, demo=True, env=env) as demo:
+        bob = user_id(conn, "bob")
+        react(conn, post_id(conn, "p-alice-1"), bob, "🔥")
+        page = open_as(context, demo, "/demo/notifications", "alice")
+        items_count(page, 1)
+        [only] = page_items(page)
+        sentence = page.evaluate(f"() => {SHADOW}.querySelector('li.item p.text').textContent")
+        assert sentence == "Sunset over the bay — bob reacted 🔥 to your artwork"
+        variant = page.evaluate("() => document.querySelector('notifications-page').dataset.variant")
+        assert variant == "title-first"
+        with page.expect_navigation():
+            item(page, "Sunset").locator("a.title").click()
+        deadline = time.monotonic() + 10
+        while True:
+            row = conn.execute("SELECT opened_via, variant FROM notification_insights"
+                               " WHERE notification_id = %s", (only["id"],)).fetchone()
+            if row is not None and row[0] is not None:
+                break
+            assert time.monotonic() < deadline, "the open was not recorded"
+            time.sleep(0.1)
+        assert row == ("in_app", "title-first")

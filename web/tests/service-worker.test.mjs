@@ -29,15 +29,34 @@ function tab(url) {
 
 async function click(data) {
   let closed = false;
-  let work = null;
+  const work = [];
   handlers.notificationclick({
     notification: { data, close: () => { closed = true; } },
-    waitUntil: (promise) => { work = promise; },
+    waitUntil: (promise) => { work.push(promise); },
   });
   assert.ok(closed, "the notification is closed on a click");
-  assert.ok(work, "the click's work is kept alive with waitUntil");
-  await work;
+  assert.ok(work.length, "the click's work is kept alive with waitUntil");
+  await Promise.all(work);
 }
+
+const reported = [];
+globalThis.fetch = async (url, init) => {
+  reported.push({ url: String(url), init });
+  return { ok: true, status: 204 };
+};
+
+test("a click reports the open with the push's token, and only then", async () => {
+  reported.length = opened.length = 0;
+  windows = [];
+  await click({ id: "t", url: "https://art.example/posts/7", openToken: "abc.1.p.2.mac" });
+  assert.equal(reported.length, 1);
+  assert.equal(reported[0].url, "https://art.example/api/notifications/opened");
+  assert.equal(reported[0].init.method, "POST");
+  assert.deepEqual(JSON.parse(reported[0].init.body), { token: "abc.1.p.2.mac" });
+  assert.equal(reported[0].init.credentials, "omit");
+  await click({ id: "u", url: "https://art.example/posts/8" });
+  assert.equal(reported.length, 1, "no token, nothing reported");
+});
 
 test("a click focuses the tab already on the notification's page", async () => {
   opened.length = focused.length = 0;
@@ -60,6 +79,20 @@ test("without a link of its own, a click goes to the notifications page", async 
   windows = [];
   await click(undefined);
   assert.deepEqual(opened, ["https://art.example/notifications"]);
+});
+
+test("the title-first variant leads with the work's title; an unknown one is the default", async () => {
+  const { notificationDisplay } = await import("../notifications-sw.js");
+  const n = { id: "v", notification_type: "reaction", content_type: "post", content_id: 1,
+    content_title: "Sunset", content_url: null, actor_handle: "bob", emoji: "🔥", created_at: "2026-12-04T05:00:00Z" };
+  const titleFirst = notificationDisplay(n, { variant: "title-first", openToken: "tok" });
+  assert.equal(titleFirst.title, "Sunset");
+  assert.equal(titleFirst.options.body, "bob reacted 🔥 to your artwork");
+  assert.equal(titleFirst.options.data.openToken, "tok");
+  const plain = notificationDisplay(n, { variant: "no-such-format" });
+  assert.equal(plain.title, "bob reacted 🔥 to your artwork");
+  assert.equal(plain.options.body, "Sunset");
+  assert.equal(plain.options.data.openToken, null);
 });
 
 test("a push that is not a notification shows nothing; one that is, shows it", async () => {

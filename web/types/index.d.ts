@@ -17,6 +17,7 @@ export type MarkReadResult = Schemas["MarkReadResult"];
 export type Preferences = Schemas["Preferences"];
 export type PreferencesUpdate = Schemas["PreferencesUpdate"];
 export type Mute = Schemas["Mute"];
+export type Experiment = Schemas["Experiment"];
 export type MuteList = Schemas["MuteList"];
 
 interface AtPosition {
@@ -148,6 +149,9 @@ export declare class NotificationsClient {
   removePushSubscription(endpoint: string): Promise<null>;
   getPreferences(): Promise<Preferences>;
   updatePreferences(changes: PreferencesUpdate): Promise<Preferences>;
+  /** The user opened this notification from the page (insights). */
+  recordOpen(id: string): Promise<null>;
+  getExperiment(): Promise<Experiment>;
   listMutes(): Promise<MuteList>;
   mute(target: MuteTarget): Promise<Mute>;
   unmute(id: number): Promise<null>;
