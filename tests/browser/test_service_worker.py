@@ -87,7 +87,8 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
         assert n["icon"] == "https://art.example/bob.png"
         assert n["image"] == "https://art.example/sunset.png"  # the artwork
         assert n["tag"] == "post-5"  # a repeat about the same artwork replaces it
-        assert n["data"] == {"id": NOTIFICATION["id"], "url": "https://art.example/sunset"}
+        # no open token in this push: its click reports nothing
+        assert n["data"] == {"id": NOTIFICATION["id"], "url": "https://art.example/sunset", "openToken": None}
 
         # No link of its own, or one that is not http(s): a click opens the notifications page.
         hostile = {**NOTIFICATION, "id": "other", "content_id": 6, "content_url": "javascript:alert(1)",
