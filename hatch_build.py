@@ -1,6 +1,7 @@
-"""Puts into the wheel the web files the service serves at /web/ (paths.WEB_DIR): the
-top-level modules and the demo's pages. force-include of the whole folder would also
-carry the npm package's node_modules, its types and tests, and the example app."""
+"""Puts into the wheel the web files the service serves (paths.WEB_DIR): the top-level
+modules, the demo's pages and the operators' page (ops/, with its chart library).
+force-include of the whole folder would also carry the npm package's node_modules, its
+types and tests, and the example app."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SERVED = ("*.js", "demo/*", "demo-art/*")
+SERVED = ("*.js", "demo/*", "demo-art/*", "ops/*")
 DESTINATION = "pg_social_notifications/_data/web"
 
 
