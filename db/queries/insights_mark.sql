@@ -1,2 +1,3 @@
--- insights_mark: how far the follower has read the replay log (NULL before its first run).
-SELECT covered_until FROM notification_insight_marks WHERE name = 'events'
+-- insights_mark: how far the follower has read the replay log (NULL before its first run),
+-- and the database's own clock, which wrote the events' created_at (the service's may differ).
+SELECT (SELECT covered_until FROM notification_insight_marks WHERE name = 'events'), now()

@@ -21,7 +21,7 @@ import logging
 import math
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -67,13 +67,14 @@ class Followed(msgspec.Struct, frozen=True):
 async def follow_once(conn: AConn, settings: Settings, *, now: datetime | None = None) -> Followed:
     """Read the replay log since the last mark (minus the look-back) into insight rows, in
     one transaction under the follower's lock. Idempotent: rows read twice change nothing."""
-    until = now or datetime.now(UTC)
     async with conn.transaction():
         locked = await (await conn.execute(sql("insights_try_lock"), {"key": INSIGHTS_LOCK_KEY})).fetchone()
         if not locked or not locked[0]:
             return Followed(skipped=True)
         row = await (await conn.execute(sql("insights_mark"))).fetchone()
-        mark: datetime | None = row[0] if row else None
+        assert row is not None
+        mark: datetime | None = row[0]
+        until: datetime = now or row[1]  # the database's clock, which stamped the events
         # The first run starts as far back as the replay log is kept.
         since = (mark - LOOK_BACK) if mark else until - timedelta(days=settings.event_retention_days)
         params = {**experiment_params(settings), "since": since, "until": until}
