@@ -1,10 +1,14 @@
 """Insight: what notifications do once delivered, off every path that matters.
 
 Nothing here runs in a host transaction or on the delivery path. The follower reads the
-replay log the sequencer already writes (notification_events: 'created' and 'read'), a
-look-back behind where it last stopped so that a sequencer batch committed late is not
-missed, and turns it into one notification_insights row per notification: its kind, the
-user's A/B variant, and when it was read. The push and digest workers note what they
+replay log the sequencer already writes (notification_events: 'created' and 'read') and
+turns it into one notification_insights row per notification: its kind, the user's A/B
+variant, and when it was read. Each run reads the events stamped after the last run's
+end and up to NOTIFICATIONS_INSIGHTS_SETTLE seconds (10) before the database's now: a
+sequencer batch stamps its events with its transaction's start and may commit a moment
+later (after waiting for the sequencer lock), so the newest seconds are left for the next
+run. Each event is read once, in small steps (every NOTIFICATIONS_INSIGHTS_INTERVAL
+seconds), so the work never comes in bursts. The push and digest workers note what they
 sent (`note_sent`), the open endpoints what was opened (`note_opened`). Reports read only
 that table: `report()` for `notifications stats` and the operators' page.
 
@@ -35,7 +39,6 @@ from pg_social_notifications.settings import Settings
 log = logging.getLogger(__name__)
 
 INSIGHTS_LOCK_KEY = 0x6E6F7469_696E7369  # "notiinsi": one follower at a time
-LOOK_BACK = timedelta(minutes=5)  # a sequencer batch commits within milliseconds of now()
 Z_95 = 1.959964  # two-sided 95 %
 CHANNELS = ("in_app", "push", "email")
 
@@ -65,7 +68,7 @@ class Followed(msgspec.Struct, frozen=True):
 
 
 async def follow_once(conn: AConn, settings: Settings, *, now: datetime | None = None) -> Followed:
-    """Read the replay log since the last mark (minus the look-back) into insight rows, in
+    """Read the replay log from the last mark to `insights_settle` before now into insight rows, in
     one transaction under the follower's lock. Idempotent: rows read twice change nothing."""
     async with conn.transaction():
         locked = await (await conn.execute(sql("insights_try_lock"), {"key": INSIGHTS_LOCK_KEY})).fetchone()
@@ -74,9 +77,14 @@ async def follow_once(conn: AConn, settings: Settings, *, now: datetime | None =
         row = await (await conn.execute(sql("insights_mark"))).fetchone()
         assert row is not None
         mark: datetime | None = row[0]
-        until: datetime = now or row[1]  # the database's clock, which stamped the events
+        # The database's clock stamped the events. A sequencer batch commits within
+        # milliseconds of its now() (at worst one other batch later, after waiting for the
+        # lock): the newest seconds are left for the next run.
+        until: datetime = (now or row[1]) - timedelta(seconds=settings.insights_settle)
         # The first run starts as far back as the replay log is kept.
-        since = (mark - LOOK_BACK) if mark else until - timedelta(days=settings.event_retention_days)
+        since = mark if mark else until - timedelta(days=settings.event_retention_days)
+        if since >= until:
+            return Followed()
         params = {**experiment_params(settings), "since": since, "until": until}
         created = (await conn.execute(sql("insights_follow_created"), params)).rowcount
         # After the inserts, in the same transaction: a notification read in the same

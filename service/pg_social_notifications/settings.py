@@ -95,7 +95,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     push_ttl: int = 86400  # seconds a push service keeps an undelivered message
     max_push_subscriptions_per_user: int = 10
     # Insight (insights.py, routes_insights.py): what notifications do once delivered.
-    insights_interval: float = 30.0  # seconds between reads of the replay log; 0 turns it off
+    insights_interval: float = 5.0  # seconds between reads of the replay log; 0 turns it off
+    insights_settle: float = 10.0  # seconds: the newest events are left for the next read
     insights_retention_days: int = 180
     # An A/B test of the notifications' format: its name and its variants, comma-separated
     # (the first is the control); each user is in one, the same every time.

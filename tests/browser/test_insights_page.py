@@ -39,7 +39,7 @@ def test_the_operators_page_plots_and_tabulates_the_report(
         context: BrowserContext, database_url: str, conn: psycopg.Connection[Any]) -> None:
     env = {"NOTIFICATIONS_OPS_TOKEN": OPS, "NOTIFICATIONS_EXPERIMENT": "format-1",
            "NOTIFICATIONS_EXPERIMENT_VARIANTS": "sentence,title-first",
-           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3"}
+           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3", "NOTIFICATIONS_INSIGHTS_SETTLE": "0.5"}
     conn.execute(HISTORY)
     with running_service(database_url, env=env) as service:
         owner, fan = add_user(conn, "owner"), add_user(conn, "fan")

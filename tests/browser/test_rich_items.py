@@ -265,7 +265,7 @@ def test_the_format_variant_shows_and_an_open_from_the_page_is_recorded(
     work's title (and says so on the element); following the title's link records the
     open through the app, counted once, before the browser leaves the page."""
     env = {"NOTIFICATIONS_EXPERIMENT": "format-test", "NOTIFICATIONS_EXPERIMENT_VARIANTS": "title-first",
-           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3"}
+           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3", "NOTIFICATIONS_INSIGHTS_SETTLE": "0.5"}
     with running_service(database_url, demo=True, env=env) as demo:
         bob = user_id(conn, "bob")
         react(conn, post_id(conn, "p-alice-1"), bob, "🔥")

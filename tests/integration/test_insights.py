@@ -49,7 +49,8 @@ def push_service() -> Iterator[FakePushService]:
 @pytest.fixture(scope="module")
 def service(shared_database_url: str) -> Iterator[ServiceProcess]:
     env = {**webpush.push_env(vapid_private_pem(), delay=0.5, cap=3),
-           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3", "NOTIFICATIONS_OPS_TOKEN": OPS,
+           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.3", "NOTIFICATIONS_INSIGHTS_SETTLE": "0.5",
+           "NOTIFICATIONS_OPS_TOKEN": OPS,
            "NOTIFICATIONS_EXPERIMENT": "format-1", "NOTIFICATIONS_EXPERIMENT_VARIANTS": ",".join(VARIANTS),
            "NOTIFICATIONS_PUBLIC_URL": PUBLIC}
     with running_service(shared_database_url, env=env) as svc:
