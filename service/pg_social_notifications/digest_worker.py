@@ -33,6 +33,7 @@ from pg_social_notifications.metrics import Metrics
 from pg_social_notifications.open_tokens import make_open_token
 from pg_social_notifications.queries import sql
 from pg_social_notifications.quiet_hours import in_quiet_hours, user_zone
+from pg_social_notifications.reconnect import log_round_failure
 from pg_social_notifications.settings import Settings
 from pg_social_notifications.unsubscribe_tokens import make_token
 
@@ -203,4 +204,4 @@ async def run_digests_forever(settings: Settings, database_url: str, metrics: Me
             if sent:
                 log.info("digests: %s sent", sent)
         except Exception:
-            log.exception("digest round failed; will try again at the next interval")
+            log_round_failure(log, "digest round")

@@ -33,7 +33,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pg_social_notifications.queries import sql
-from pg_social_notifications.reconnect import connect_options
+from pg_social_notifications.reconnect import connect_options, log_round_failure
 from pg_social_notifications.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ async def run_insights_forever(settings: Settings, database_url: str) -> None:
             if result.created or result.read:
                 log.debug("insights: %d created, %d read", result.created, result.read)
         except Exception:
-            log.exception("insight follower failed; trying again at the next interval")
+            log_round_failure(log, "insight follower")
         await asyncio.sleep(settings.insights_interval)
 
 

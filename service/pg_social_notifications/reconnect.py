@@ -1,11 +1,16 @@
 """How the service's connections to PostgreSQL find out that a path failed and come
 back: the options every one of them connects with (the pool's, the LISTEN loop's, the
-sequencer's), and one backoff for the two long-lived ones."""
+sequencer's), one backoff for the long-lived ones, and how the periodic rounds (retention,
+digests, insight) report a round the database's absence failed."""
 
 from __future__ import annotations
 
+import logging
 import random
+import sys
 from typing import Any
+
+import psycopg
 
 
 def connect_options(timeout: float) -> dict[str, Any]:
@@ -29,3 +34,14 @@ def reconnect_delay(failures: int, cap: float = MAX_DELAY) -> float:
     capped at `cap`, drawn from the upper half of that (jitter: processes that lost the
     database together do not all come back at the same moment)."""
     return min(cap, 0.25 * 2.0 ** min(failures, 8)) * random.uniform(0.5, 1.0)
+
+
+def log_round_failure(log: logging.Logger, what: str) -> None:
+    """Call from an `except` block of a periodic round. A lost database is an outage that
+    /health/ready reports, not a bug: one warning line. Anything else is a bug: traceback."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, (psycopg.OperationalError, OSError)):
+        log.warning("%s: the database is unavailable (%s); trying again at the next interval",
+                    what, type(exc).__name__)
+    else:
+        log.exception("%s failed; trying again at the next interval", what)

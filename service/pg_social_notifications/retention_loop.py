@@ -13,6 +13,7 @@ import logging
 import random
 
 from pg_social_notifications.metrics import Metrics
+from pg_social_notifications.reconnect import log_round_failure
 from pg_social_notifications.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,5 +48,5 @@ async def run_retention_forever(settings: Settings, database_url: str, metrics: 
         try:
             await run_retention_once(settings, database_url, metrics)
         except Exception:
-            log.exception("retention run failed; will try again at the next interval")
+            log_round_failure(log, "retention run")
         delay = settings.retention_interval_hours * 3600

@@ -35,7 +35,9 @@ async def test_an_outage_is_answered_503_at_once_and_service_resumes_at_once(
     post = add_post(conn, owner)
     react(conn, post, actor, "before")
     env = {"NOTIFICATIONS_DB_TIMEOUT": str(DB_TIMEOUT), "NOTIFICATIONS_POOL_MIN_SIZE": "4",
-           "NOTIFICATIONS_LISTENER_PROBE_INTERVAL": "1", "NOTIFICATIONS_LISTENER_PROBE_TIMEOUT": "1"}
+           "NOTIFICATIONS_LISTENER_PROBE_INTERVAL": "1", "NOTIFICATIONS_LISTENER_PROBE_TIMEOUT": "1",
+           # The insight follower runs through the outage too (it reports it, no traceback).
+           "NOTIFICATIONS_INSIGHTS_INTERVAL": "0.5"}
     with proxied(database_url) as (proxy, url), running_service(url, env=env) as svc:
         headers = {"Authorization": f"Bearer {make_token(owner, svc.secret)}"}
         api = svc.base_url + "/api/notifications/"
@@ -102,3 +104,4 @@ async def test_an_outage_is_answered_503_at_once_and_service_resumes_at_once(
         log = svc.log_text()
         at = log.find("Traceback")
         assert at < 0, log[max(0, at - 500):at + 2500]
+        assert "insight follower: the database is unavailable" in log
