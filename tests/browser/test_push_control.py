@@ -22,7 +22,7 @@ from playwright.sync_api import BrowserContext, Page
 from devkit.hostdata import react
 from devkit.servers import ServiceProcess, running_service
 from devkit.webpush import FakeBrowser, FakePushService, push_env, vapid_private_pem
-from tests.browser.helpers import open_as, post_id, user_id
+from tests.browser.helpers import open_as, post_id, push_until_shown, registered, user_id
 
 SHADOW = "document.querySelector('notifications-page').shadowRoot"
 STAND_IN = """(subscription) => {
@@ -115,28 +115,9 @@ def test_the_page_turns_push_on_a_closed_tab_gets_the_push_and_off_again(
     assert message["notification"]["emoji"] == "🌊"
 
     # What the push service would deliver, delivered to the page's service worker: shown.
-    viewer = context.new_page()
-    viewer.goto(push_demo.base_url + "/web/demo/notifications.html")
-    cdp = context.new_cdp_session(viewer)
-    registrations: list[str] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: registrations.extend(r["registrationId"] for r in event["registrations"]
-                                              if not r.get("isDeleted")))
-    cdp.send("ServiceWorker.enable")
-    for _ in range(50):  # Playwright hands over CDP events while it is being called
-        if registrations:
-            break
-        viewer.wait_for_timeout(100)
-    assert registrations, "no service worker registration reported"
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": push_demo.base_url,
-                                                  "registrationId": registrations[-1],
-                                                  "data": json.dumps(message)})
-    shown_script = """async () => (await (await navigator.serviceWorker.getRegistration("/web/"))
-        .getNotifications()).map((n) => ({ title: n.title, url: n.data.url }))"""
-    deadline = time.monotonic() + 10
-    while not (shown := viewer.evaluate(shown_script)):
-        assert time.monotonic() < deadline, "the service worker showed nothing"
-        viewer.wait_for_timeout(100)
+    viewer, cdp, registration = registered(context, push_demo.base_url, register=None,
+                                           at="/web/demo/notifications.html")
+    shown = push_until_shown(viewer, cdp, push_demo.base_url, registration, json.dumps(message), 1)
     assert shown[0]["title"].startswith("bob reacted 🌊")
     viewer.close()
 

@@ -51,8 +51,10 @@ def test_avatars_and_thumbnails_keep_their_size_and_fall_back(
     page.wait_for_function(f"""() => {{
         const thumbs = [...{SHADOW}.querySelectorAll('.thumb')];
         return thumbs.length === 2 && thumbs.some((t) => t.classList.contains('failed'))
-            && thumbs.some((t) => t.querySelector('img')?.complete);
-    }}""")
+            && thumbs.some((t) => t.querySelector('img')?.complete)
+            && [...{SHADOW}.querySelectorAll('li.item')].some(
+                (li) => li.textContent.includes('Lost art') && !li.querySelector('.avatar img'));
+    }}""")  # both failures handled (the avatar's error event may come after the thumbnail's)
     shapes = page.evaluate(f"""() => [...{SHADOW}.querySelectorAll('li.item')].map((li) => {{
         const box = (el) => el && (({{width, height}}) => [width, height])(el.getBoundingClientRect());
         const img = li.querySelector('.thumb img');

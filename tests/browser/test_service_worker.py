@@ -7,14 +7,13 @@ the click handler does with that link, focus or open, is web/tests/service-worke
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext
 
 from devkit.servers import running_service
+from tests.browser.helpers import PAGE, SHOWN, push, push_until_shown, registered
 
-PAGE = "/web/demo/notifications.html"
 NOTIFICATION: dict[str, Any] = {
     "id": "7d5c0c36-2f7e-4d57-9a53-0d1b1c3f7a10", "user_id": 1, "seq": 4,
     "notification_type": "comment", "content_type": "post", "content_id": 5,
@@ -24,48 +23,6 @@ NOTIFICATION: dict[str, Any] = {
     "is_read": False, "read_at": None, "created_at": "2026-12-04T05:00:00Z",
     "content_image_url": "https://art.example/sunset.png",
 }
-SHOWN = """async () => (await (await navigator.serviceWorker.getRegistration("/web/")).getNotifications())
-  .map((n) => ({ title: n.title, body: n.body, icon: n.icon, image: n.image, tag: n.tag,
-                 data: n.data }))"""
-
-
-def until(page: Page, script: str, holds: Any, timeout: float = 15.0) -> Any:
-    """Evaluate `script` (which may be async) until `holds(result)`; the result."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = page.evaluate(script)
-        if holds(result):
-            return result
-        assert time.monotonic() < deadline, f"never held: {script} -> {result!r}"
-        page.wait_for_timeout(100)
-
-
-def registered(context: BrowserContext, base_url: str) -> tuple[Page, Any, str]:
-    context.grant_permissions(["notifications"], origin=base_url)
-    page = context.new_page()
-    page.goto(base_url + "/health/live")
-    cdp = context.new_cdp_session(page)
-    registrations: list[str] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: registrations.extend(r["registrationId"] for r in event["registrations"]
-                                              if not r.get("isDeleted")))
-    cdp.send("ServiceWorker.enable")
-    page.evaluate("""async (page) => {
-      await navigator.serviceWorker.register(`/web/notifications-sw.js?page=${page}`, { type: "module" });
-    }""", PAGE)
-    until(page, "async () => Boolean((await navigator.serviceWorker.getRegistration('/web/'))?.active)",
-          bool)
-    deadline = 50
-    while not registrations and deadline:
-        page.wait_for_timeout(100)
-        deadline -= 1
-    assert registrations, "no service worker registration reported"
-    return page, cdp, registrations[-1]
-
-
-def push(cdp: Any, base_url: str, registration: str, data: str) -> None:
-    cdp.send("ServiceWorker.deliverPushMessage",
-             {"origin": base_url, "registrationId": registration, "data": data})
 
 
 def test_a_push_shows_the_notification_as_text_with_its_link(
@@ -74,9 +31,8 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
         page, cdp, registration = registered(context, svc.base_url)
         push(cdp, svc.base_url, registration, "not json")  # not ours: nothing shown
         push(cdp, svc.base_url, registration, json.dumps({"type": "hello"}))
-        push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
-                                                          "notification": NOTIFICATION}))
-        shown = until(page, SHOWN, lambda found: len(found) > 0)
+        push_until_shown(page, cdp, svc.base_url, registration,
+                         json.dumps({"type": "notification", "notification": NOTIFICATION}), 1)
         page.wait_for_timeout(300)  # the two pushes that show nothing were delivered first
         shown = page.evaluate(SHOWN)
         assert len(shown) == 1, shown
@@ -95,9 +51,9 @@ def test_a_push_shows_the_notification_as_text_with_its_link(
                    "actor_avatar_url": "javascript:alert(2)", "notification_type": "reaction",
                    "content_image_url": "javascript:alert(3)",
                    "emoji": "🔥", "comment_preview": None}
-        push(cdp, svc.base_url, registration, json.dumps({"type": "notification",
-                                                          "notification": hostile}))
-        both = until(page, SHOWN, lambda found: len(found) == 2)
+        both = push_until_shown(page, cdp, svc.base_url, registration,
+                                json.dumps({"type": "notification", "notification": hostile}), 2)
+        assert len(both) == 2, both
         second = next(x for x in both if x["tag"] == "post-6")
         assert second["title"] == "bob reacted 🔥 to your artwork"
         assert second["data"]["url"] == svc.base_url + PAGE
